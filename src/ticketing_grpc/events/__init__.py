@@ -1,0 +1,1 @@
+"""The event path: typed ticket events, their log, bus and deliveries."""

@@ -1,0 +1,1 @@
+"""Provider plugins: one class per ticketing platform."""

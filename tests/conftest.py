@@ -1,0 +1,116 @@
+"""Shared fixtures: a real server on free ports, and clients through the generated stubs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from ticketing.v1 import (
+    events_pb2_grpc,
+    integrations_pb2,
+    integrations_pb2_grpc,
+    providers_pb2_grpc,
+    ticketing_pb2_grpc,
+)
+
+from ticketing_grpc.config import Settings
+from ticketing_grpc.server import Server, start
+
+ADMIN_TOKEN = "tga_test-admin-token-0123456789abcdef"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def settings_for(data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "grpc_addr": "127.0.0.1:0",
+        "http_addr": "127.0.0.1:0",
+        "data_dir": data_dir,
+        "admin_token": ADMIN_TOKEN,
+        "allow_private_targets": True,
+        "shutdown_grace": 2.0,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    running = await start(settings_for(tmp_path / "data"))
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@dataclass
+class Client:
+    """Stubs for one server, with a bearer token sent on every call."""
+
+    channel: grpc.aio.Channel
+    token: str
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.token}"),)
+
+    @property
+    def ticketing(self) -> ticketing_pb2_grpc.TicketingServiceStub:
+        return ticketing_pb2_grpc.TicketingServiceStub(self.channel)
+
+    @property
+    def integrations(self) -> integrations_pb2_grpc.IntegrationServiceStub:
+        return integrations_pb2_grpc.IntegrationServiceStub(self.channel)
+
+    @property
+    def events(self) -> events_pb2_grpc.EventServiceStub:
+        return events_pb2_grpc.EventServiceStub(self.channel)
+
+    @property
+    def providers(self) -> providers_pb2_grpc.ProviderServiceStub:
+        return providers_pb2_grpc.ProviderServiceStub(self.channel)
+
+    def as_token(self, token: str) -> Client:
+        return Client(self.channel, token)
+
+
+@pytest.fixture
+async def admin(server: Server) -> AsyncIterator[Client]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        yield Client(channel, ADMIN_TOKEN)
+
+
+async def create_integration(
+    admin: Client, integration: integrations_pb2.Integration
+) -> tuple[integrations_pb2.Integration, Client]:
+    response = await admin.integrations.CreateIntegration(
+        integrations_pb2.CreateIntegrationRequest(integration=integration),
+        metadata=admin.metadata,
+    )
+    return response.integration, admin.as_token(response.access_token)
+
+
+def mock_integration(
+    default_project: str = "OPS", mappings: tuple[tuple[str, str, str], ...] = ()
+) -> integrations_pb2.Integration:
+    return integrations_pb2.Integration(
+        name="mock",
+        mock=integrations_pb2.MockConfig(default_project=default_project),
+        custom_field_mappings=[
+            integrations_pb2.CustomFieldMapping(project_id=p, name=n, provider_field_path=f)
+            for p, n, f in mappings
+        ],
+    )
+
+
+@pytest.fixture
+async def mock_client(admin: Client) -> Client:
+    _, client = await create_integration(
+        admin,
+        mock_integration(
+            mappings=(("*", "effort", "fields/effort"), ("SEC", "severity", "sec_severity"))
+        ),
+    )
+    return client
