@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,9 @@ from ticketing_grpc.config import Settings
 from ticketing_grpc.server import Server, start
 
 ADMIN_TOKEN = "tga_test-admin-token-0123456789abcdef"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("TICKETING_SHARED_DIR", ROOT.parent / "shared"))
+"""The shared folder with the providers' specs and the reference (never copied here)."""
 
 
 def settings_for(data_dir: Path, **overrides: object) -> Settings:

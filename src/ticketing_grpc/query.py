@@ -63,10 +63,6 @@ class QueryError(ValueError):
     """A filter or order entry the caller got wrong; the message is shown to the user."""
 
 
-class UnsupportedOperatorError(QueryError):
-    """An operator no field of the schema accepts (the contract maps this to UNIMPLEMENTED)."""
-
-
 @dataclass(frozen=True)
 class Condition:
     field: str
@@ -145,33 +141,10 @@ class QuerySchema:
         merged.update((spec.name, spec) for spec in extra)
         return QuerySchema(merged)
 
-    @property
-    def supported_ops(self) -> frozenset[Op]:
-        return frozenset[Op]().union(*(spec.ops for spec in self.fields.values()))
-
 
 def parse_query(filters: Sequence[str], order: Sequence[str], schema: QuerySchema) -> Query:
-    """Parse and validate filters (ANDed) and order entries.
-
-    Operators no field supports are reported before anything else is validated, so a
-    caller can map UnsupportedOperatorError to UNIMPLEMENTED as the contract requires.
-    """
-    split: list[tuple[str, str, Op, str]] = []
-    syntax_error: QueryError | None = None
-    for text in filters:
-        try:
-            split.append((text, *_split_filter(text)))
-        except QueryError as exc:
-            syntax_error = syntax_error or exc
-    supported = schema.supported_ops
-    for text, _, op, _ in split:
-        if op not in supported:
-            raise UnsupportedOperatorError(
-                f"operator {op.value!r} is not supported (filter {text!r}); "
-                f"supported operators: {_join(supported)}"
-            )
-    if syntax_error is not None:
-        raise syntax_error
+    """Parse and validate filters (ANDed) and order entries; QueryError names the culprit."""
+    split = [(text, *_split_filter(text)) for text in filters]
     conditions = tuple(_condition(text, name, op, raw, schema) for text, name, op, raw in split)
     return Query(conditions, tuple(_sort_key(text, schema) for text in order))
 
