@@ -35,8 +35,8 @@ run: $(STAMP)
 	$(VENV)/bin/ticketing-grpc serve
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests $(wildcard bench)
+	$(VENV)/bin/ruff format --check src tests $(wildcard bench)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy src

@@ -9,6 +9,7 @@ resolved addresses are checked again when a connection is made.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from urllib.parse import urlsplit
 
 from .errors import InvalidArgument
@@ -35,13 +36,19 @@ def check_url(url: str, *, what: str, allow_private: bool) -> None:
         raise InvalidArgument(f"{what} must be an absolute http(s) URL, got {url!r}")
     if allow_private:
         return
+    host = host.rstrip(".")  # `localhost.` is localhost
     if host == "localhost" or host.endswith(".localhost"):
         private = True
     else:
         try:
             private = is_private_address(host)
         except ValueError:
-            return
+            # Legacy IPv4 spellings resolvers accept: 127.1, 2130706433, 0x7f000001.
+            try:
+                packed = socket.inet_aton(host)
+            except OSError:
+                return
+            private = is_private_address(socket.inet_ntoa(packed))
     if private:
         raise InvalidArgument(
             f"{what} {url!r} points to a loopback or private address; "
