@@ -273,8 +273,8 @@ async def test_migrations_idempotent_on_reopen(db_path: Path, box: SecretBox) ->
         s = await SqliteStore.open(db_path, box)
         await s.close()
 
-    rows = _raw(db_path, "SELECT version, applied_at FROM schema_migrations")
-    assert [version for version, _ in rows] == [1]
+    rows = _raw(db_path, "SELECT version, applied_at FROM schema_migrations ORDER BY version")
+    assert [version for version, _ in rows] == [version for version, _ in sqlite_store.MIGRATIONS]
     applied_at = rows[0][1]
     assert isinstance(applied_at, str)
     assert datetime.fromisoformat(applied_at).utcoffset() == timedelta(0)
@@ -284,21 +284,20 @@ async def test_pending_migration_applied_in_order(
     db_path: Path, box: SecretBox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await (await SqliteStore.open(db_path, box)).close()
+    latest = sqlite_store.MIGRATIONS[-1][0]
     monkeypatch.setattr(
         sqlite_store,
         "MIGRATIONS",
         [
             *sqlite_store.MIGRATIONS,
-            (2, "CREATE TABLE extra (x TEXT); INSERT INTO extra VALUES ('a;b');"),
-            (3, "ALTER TABLE extra ADD COLUMN y INTEGER NOT NULL DEFAULT 7;"),
+            (latest + 1, "CREATE TABLE extra (x TEXT); INSERT INTO extra VALUES ('a;b');"),
+            (latest + 2, "ALTER TABLE extra ADD COLUMN y INTEGER NOT NULL DEFAULT 7;"),
         ],
     )
     await (await SqliteStore.open(db_path, box)).close()
 
     assert _raw(db_path, "SELECT version FROM schema_migrations ORDER BY version") == [
-        (1,),
-        (2,),
-        (3,),
+        (version,) for version in range(1, latest + 3)
     ]
     assert _raw(db_path, "SELECT x, y FROM extra") == [("a;b", 7)]
 
@@ -307,15 +306,19 @@ async def test_failed_migration_rolled_back(
     db_path: Path, box: SecretBox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await (await SqliteStore.open(db_path, box)).close()
+    latest = sqlite_store.MIGRATIONS[-1][0]
     monkeypatch.setattr(
         sqlite_store,
         "MIGRATIONS",
-        [*sqlite_store.MIGRATIONS, (2, "CREATE TABLE extra (x TEXT); SELECT * FROM nope;")],
+        [
+            *sqlite_store.MIGRATIONS,
+            (latest + 1, "CREATE TABLE extra (x TEXT); SELECT * FROM nope;"),
+        ],
     )
     with pytest.raises(sqlite3.OperationalError):
         await SqliteStore.open(db_path, box)
 
-    assert _raw(db_path, "SELECT max(version) FROM schema_migrations") == [(1,)]
+    assert _raw(db_path, "SELECT max(version) FROM schema_migrations") == [(latest,)]
     assert _raw(db_path, "SELECT name FROM sqlite_master WHERE name = 'extra'") == []
 
 

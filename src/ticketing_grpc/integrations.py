@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf import field_mask_pb2
 from ticketing.v1 import integrations_pb2
@@ -79,17 +79,18 @@ class Integrations:
         self,
         store: Store,
         registry: Registry,
-        events: EventSink,
+        sink_for: Callable[[integrations_pb2.Integration], EventSink],
         *,
         allow_private: bool = False,
     ) -> None:
         self.store = store
         self.registry = registry
-        self.events = events
+        self.sink_for = sink_for
         self.allow_private = allow_private
         self._by_token: dict[bytes, Handle] = {}
         self._token_of: dict[str, bytes] = {}
         self._lock = asyncio.Lock()
+        self._last_created: datetime | None = None
 
     async def create(
         self, integration: integrations_pb2.Integration
@@ -101,6 +102,11 @@ class Integrations:
             stored.ClearField(name)
         token = new_token()
         now = _now()
+        # Creation times order ListIntegrations (oldest first) and have millisecond
+        # precision: keep them strictly increasing so same-millisecond creations do not tie.
+        if self._last_created is not None and now <= self._last_created:
+            now = self._last_created + timedelta(milliseconds=1)
+        self._last_created = now
         row = IntegrationRow(
             id=str(uuid.uuid4()),
             provider=rule.provider_id,
@@ -140,6 +146,8 @@ class Integrations:
         if not await self.store.update_integration(current.id, config, _now()):
             raise NotFound(f"integration {current.id!r} not found")
         await self._forget(current.id)
+        if "*" in paths or "webhooks" in paths:
+            await self.store.enable_targets(current.id)
         log.info("integration %s updated (%s)", current.id, ", ".join(paths))
         return await self.get(current.id)
 
@@ -173,7 +181,7 @@ class Integrations:
             integration=integration,
             custom_fields=CustomFields.from_mappings(integration.custom_field_mappings),
             store=self.store,
-            events=self.events,
+            events=self.sink_for(integration),
             allow_private_urls=self.allow_private,
         )
         cls = self.registry.get(integration.provider)
@@ -181,8 +189,11 @@ class Integrations:
         return Handle(integration.id, integration, cls, context, operators)
 
     async def _forget(self, integration_id: str) -> None:
-        digest = self._token_of.pop(integration_id, None)
-        handle = self._by_token.pop(digest, None) if digest is not None else None
+        # Under the lock: a lookup that read the row before the change was stored must
+        # not cache its stale handle after we have forgotten the integration.
+        async with self._lock:
+            digest = self._token_of.pop(integration_id, None)
+            handle = self._by_token.pop(digest, None) if digest is not None else None
         if handle is not None:
             await handle.close()
 
@@ -192,6 +203,15 @@ class Integrations:
         self._token_of.clear()
         for handle in handles:
             await handle.close()
+
+
+async def signing_secret(store: Store, integration_id: str, target_url: str) -> str | None:
+    """The signing secret of one of an integration's webhook targets, if it has one."""
+    row = await store.get_integration(integration_id)
+    if row is None:
+        return None
+    hooks = integrations_pb2.Integration.FromString(row.config).webhooks
+    return next((h.signing_secret for h in hooks if h.webhook_url == target_url), None) or None
 
 
 def _check_id(integration_id: str) -> str:

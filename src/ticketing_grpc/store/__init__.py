@@ -1,17 +1,20 @@
-"""The store interface: integrations and the embedded mock provider's documents.
+"""The store interface: integrations, the embedded mock provider's documents, the event
+log and the outbox of webhook deliveries.
 
 Implementations encrypt `IntegrationRow.config` at rest; callers always see plaintext.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 __all__ = [
+    "Delivery",
     "DuplicateIntegrationError",
+    "EventRecord",
     "IntegrationRow",
     "SchemaVersionError",
     "Store",
@@ -33,7 +36,7 @@ class DuplicateIntegrationError(StoreError):
 
 
 class UnknownIntegrationError(StoreError):
-    """Documents or counters were written for an integration that does not exist."""
+    """Data was written for an integration that does not exist."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,38 @@ class IntegrationRow:
     """The serialized Integration protobuf, in plaintext; the store encrypts it at rest."""
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One entry of the durable event log."""
+
+    id: str
+    integration_id: str
+    event_type: int
+    ticket_id: str
+    entity_date: str
+    priority: int
+    short_description: str
+    raw_payload: bytes = field(repr=False)
+    received_at: datetime
+    sequence: int = 0
+    """Assigned by `append_event`: starts at 1, strictly increasing per installation."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One pending POST of one event to one webhook target (the outbox)."""
+
+    id: int
+    integration_id: str
+    event_sequence: int
+    target_url: str
+    webhook_id: str
+    """Stable across retries of this delivery (the Standard Webhooks `webhook-id`)."""
+    attempts: int
+    """Attempts that failed so far."""
+    created_at: datetime
 
 
 class Store(Protocol):
@@ -67,7 +102,8 @@ class Store(Protocol):
         ...
 
     async def delete_integration(self, integration_id: str) -> bool:
-        """Also deletes the integration's documents and counters; False if not found."""
+        """Also deletes the integration's documents, counters, events, deliveries and
+        disabled targets; False if not found."""
         ...
 
     async def put_document(
@@ -95,4 +131,77 @@ class Store(Protocol):
 
     async def next_counter(self, integration_id: str, name: str) -> int:
         """1, 2, 3, ... per (integration, name), atomically."""
+        ...
+
+    # The event log and the outbox of webhook deliveries.
+
+    async def append_event(
+        self, event: EventRecord, *, dedup_key: str | None = None, targets: Sequence[str] = ()
+    ) -> EventRecord | None:
+        """Store the event with the next sequence and, in the same transaction, one
+        pending delivery per target URL that is not disabled for its integration.
+
+        Returns the stored record (with its sequence), or None when this
+        (integration_id, dedup_key) was appended before (a provider's retry) and is not
+        pruned yet; then nothing is written. Duplicate target URLs count once. The
+        deliveries are due at once (at `received_at`) and created at `received_at`.
+        Raises UnknownIntegrationError for an unknown integration.
+        """
+        ...
+
+    async def read_events(
+        self, integration_id: str, after_sequence: int, limit: int
+    ) -> list[EventRecord]:
+        """The integration's events with a larger sequence, ascending, at most `limit`."""
+        ...
+
+    async def get_event(self, sequence: int) -> EventRecord | None: ...
+
+    async def prune_events(self, before: datetime) -> int:
+        """Delete events received before `before` that no pending delivery needs,
+        and abandoned deliveries created before it; returns the events deleted."""
+        ...
+
+    async def claim_deliveries(
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        busy: Collection[tuple[str, str]] = (),
+    ) -> list[Delivery]:
+        """Lease up to `limit` pending deliveries due at `now` (oldest due first),
+        skipping (integration_id, target_url) pairs in `busy`. A leased delivery is
+        not claimed again before `lease_until` unless it is rescheduled.
+
+        Safe across processes: no delivery is handed to two concurrent claims. One call
+        may return several deliveries of the same target. `lease_until` must be later
+        than `now` (ValueError)."""
+        ...
+
+    async def complete_delivery(self, delivery_id: int) -> None:
+        """The target accepted it: remove it from the outbox."""
+        ...
+
+    async def reschedule_delivery(
+        self, delivery_id: int, next_attempt_at: datetime, error: str
+    ) -> None:
+        """It failed: count the attempt, keep the error, try again at `next_attempt_at`.
+        No effect on an abandoned (or deleted) delivery."""
+        ...
+
+    async def abandon_delivery(self, delivery_id: int, error: str) -> None:
+        """Give up on it (kept as abandoned, no longer claimed)."""
+        ...
+
+    async def disable_target(self, integration_id: str, target_url: str, reason: str) -> int:
+        """Stop delivering to this target (it answered 410): abandons its pending
+        deliveries (returned count) and skips it in later `append_event` calls."""
+        ...
+
+    async def enable_targets(self, integration_id: str) -> None:
+        """Forget disabled targets (the integration's webhooks were changed)."""
+        ...
+
+    async def count_deliveries(self, integration_id: str, state: str = "pending") -> int:
+        """How many deliveries of the integration are 'pending' or 'abandoned'."""
         ...
