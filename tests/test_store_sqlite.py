@@ -152,13 +152,15 @@ async def test_duplicates_rejected(store: SqliteStore) -> None:
     assert "PLAINTEXT-MARKER" not in str(excinfo.value)
 
 
-async def test_list_integrations_oldest_first(store: SqliteStore) -> None:
+async def test_list_integrations_in_creation_order(store: SqliteStore) -> None:
+    """Insertion order, not the (millisecond) timestamps or the random ids."""
     await store.create_integration(_row("c", created=T0 + timedelta(seconds=1)))
     await store.create_integration(_row("b", created=T0))
-    await store.create_integration(_row("a", created=T0 + timedelta(microseconds=500)))
+    await store.create_integration(_row("a", created=T0))
+    await store.delete_integration("b")
     await store.create_integration(_row("0", created=T0))
 
-    assert [r.id for r in await store.list_integrations()] == ["0", "b", "a", "c"]
+    assert [r.id for r in await store.list_integrations()] == ["c", "a", "0"]
 
 
 async def test_delete_cascades_to_documents_and_counters(store: SqliteStore) -> None:

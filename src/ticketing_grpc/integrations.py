@@ -8,7 +8,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from google.protobuf import field_mask_pb2
 from ticketing.v1 import integrations_pb2
@@ -90,7 +90,6 @@ class Integrations:
         self._by_token: dict[bytes, Handle] = {}
         self._token_of: dict[str, bytes] = {}
         self._lock = asyncio.Lock()
-        self._last_created: datetime | None = None
 
     async def create(
         self, integration: integrations_pb2.Integration
@@ -102,11 +101,6 @@ class Integrations:
             stored.ClearField(name)
         token = new_token()
         now = _now()
-        # Creation times order ListIntegrations (oldest first) and have millisecond
-        # precision: keep them strictly increasing so same-millisecond creations do not tie.
-        if self._last_created is not None and now <= self._last_created:
-            now = self._last_created + timedelta(milliseconds=1)
-        self._last_created = now
         row = IntegrationRow(
             id=str(uuid.uuid4()),
             provider=rule.provider_id,
@@ -133,13 +127,13 @@ class Integrations:
     ) -> integrations_pb2.Integration:
         current = await self.get(change.id)
         merged = _merge(current, change, paths)
-        restore_secrets(merged, current)
-        provider_configs.validate(merged, allow_private=self.allow_private)
         if provider_configs.config_of(merged)[0] != current.WhichOneof("config"):
             raise InvalidArgument(
                 f"the provider of an integration cannot change (it is {current.provider}); "
                 "create a new integration instead"
             )
+        restore_secrets(merged, current)
+        provider_configs.validate(merged, allow_private=self.allow_private)
         for name in OUTPUT_ONLY:
             merged.ClearField(name)
         config = merged.SerializeToString(deterministic=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from google.protobuf.message import Message
 from ticketing.v1 import integrations_pb2
 
+from .errors import InvalidArgument
+
 REDACTED = "REDACTED"
 
 SECRET_FIELDS = frozenset(
@@ -51,14 +53,21 @@ def restore_secrets(new: integrations_pb2.Integration, old: integrations_pb2.Int
     """Put the stored secret back wherever `new` holds the placeholder.
 
     Credentials are matched by position (same config and kind), webhook
-    targets by URL. A placeholder with no stored counterpart is cleared.
+    targets by URL. A credential placeholder with no stored counterpart is
+    cleared (validation then asks for the secret); a webhook placeholder with
+    none is refused, so a target never silently loses its signing.
     """
     if new.inbound_webhook_secret == REDACTED:
         new.inbound_webhook_secret = old.inbound_webhook_secret
     old_hooks = {h.webhook_url: h.signing_secret for h in old.webhooks}
     for hook in new.webhooks:
         if hook.signing_secret == REDACTED:
-            hook.signing_secret = old_hooks.get(hook.webhook_url, "")
+            if not old_hooks.get(hook.webhook_url):
+                raise InvalidArgument(
+                    f"webhook {hook.webhook_url!r} has the placeholder {REDACTED!r} as its "
+                    "signing_secret but no stored secret to keep; send the secret itself"
+                )
+            hook.signing_secret = old_hooks[hook.webhook_url]
     name = new.WhichOneof("config")
     if name is None or "credential" not in getattr(new, name).DESCRIPTOR.fields_by_name:
         return

@@ -92,7 +92,7 @@ class Store(Protocol):
     async def find_integration_by_token_hash(self, token_hash: bytes) -> IntegrationRow | None: ...
 
     async def list_integrations(self) -> list[IntegrationRow]:
-        """Oldest first (created_at, then id)."""
+        """Oldest first (in order of creation)."""
         ...
 
     async def update_integration(

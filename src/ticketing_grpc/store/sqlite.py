@@ -313,7 +313,7 @@ class SqliteStore:
     async def list_integrations(self) -> list[IntegrationRow]:
         def work(conn: sqlite3.Connection) -> list[IntegrationRow]:
             records = conn.execute(
-                f"SELECT {_INTEGRATION_COLUMNS} FROM integrations ORDER BY created_at, id"
+                f"SELECT {_INTEGRATION_COLUMNS} FROM integrations ORDER BY rowid"
             ).fetchall()
             return [row for row in map(self._row, records) if row is not None]
 
