@@ -26,61 +26,66 @@ from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from ticketing.v1 import events_pb2 as ticketing_dot_v1_dot_events__pb2
+from ticketing.v1 import ticket_pb2 as ticketing_dot_v1_dot_ticket__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fticketing/v1/integrations.proto\x12\x0cticketing.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19ticketing/v1/events.proto\"J\n\x18\x43reateIntegrationRequest\x12.\n\x0bintegration\x18\x01 \x01(\x0b\x32\x19.ticketing.v1.Integration\"a\n\x19\x43reateIntegrationResponse\x12.\n\x0bintegration\x18\x01 \x01(\x0b\x32\x19.ticketing.v1.Integration\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\"/\n\x15GetIntegrationRequest\x12\x16\n\x0eintegration_id\x18\x01 \x01(\t\"\x19\n\x17ListIntegrationsRequest\"K\n\x18ListIntegrationsResponse\x12/\n\x0cintegrations\x18\x01 \x03(\x0b\x32\x19.ticketing.v1.Integration\"{\n\x18UpdateIntegrationRequest\x12.\n\x0bintegration\x18\x01 \x01(\x0b\x32\x19.ticketing.v1.Integration\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"2\n\x18\x44\x65leteIntegrationRequest\x12\x16\n\x0eintegration_id\x18\x01 \x01(\t\"\xeb\x05\n\x0bIntegration\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12(\n\x04mock\x18\n \x01(\x0b\x32\x18.ticketing.v1.MockConfigH\x00\x12(\n\x04jira\x18\x0b \x01(\x0b\x32\x18.ticketing.v1.JiraConfigH\x00\x12\x34\n\nservicenow\x18\x0c \x01(\x0b\x32\x1e.ticketing.v1.ServiceNowConfigH\x00\x12\x38\n\x0eservicenow_sir\x18\r \x01(\x0b\x32\x1e.ticketing.v1.ServiceNowConfigH\x00\x12\x32\n\tpagerduty\x18\x0e \x01(\x0b\x32\x1d.ticketing.v1.PagerDutyConfigH\x00\x12.\n\x07zendesk\x18\x0f \x01(\x0b\x32\x1b.ticketing.v1.ZendeskConfigH\x00\x12\x32\n\tfreshdesk\x18\x10 \x01(\x0b\x32\x1d.ticketing.v1.FreshdeskConfigH\x00\x12\x30\n\x08\x61utotask\x18\x11 \x01(\x0b\x32\x1c.ticketing.v1.AutotaskConfigH\x00\x12(\n\x04torq\x18\x12 \x01(\x0b\x32\x18.ticketing.v1.TorqConfigH\x00\x12?\n\x15\x63ustom_field_mappings\x18\x14 \x03(\x0b\x32 .ticketing.v1.CustomFieldMapping\x12-\n\x08webhooks\x18\x15 \x03(\x0b\x32\x1b.ticketing.v1.WebhookTarget\x12\x1e\n\x16inbound_webhook_secret\x18\x16 \x01(\t\x12.\n\ncreated_at\x18\x1e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x1f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06\x63onfig\"\xed\x01\n\nCredential\x12.\n\x05\x62\x61sic\x18\x01 \x01(\x0b\x32\x1d.ticketing.v1.BasicCredentialH\x00\x12.\n\x05token\x18\x02 \x01(\x0b\x32\x1d.ticketing.v1.TokenCredentialH\x00\x12;\n\x0coauth_client\x18\x03 \x01(\x0b\x32#.ticketing.v1.OAuthClientCredentialH\x00\x12\x34\n\x08\x61utotask\x18\x04 \x01(\x0b\x32 .ticketing.v1.AutotaskCredentialH\x00\x42\x0c\n\ncredential\"3\n\x0f\x42\x61sicCredential\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"!\n\x0fTokenCredential\x12\x0e\n\x06secret\x18\x01 \x01(\t\"d\n\x15OAuthClientCredential\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x15\n\rclient_secret\x18\x02 \x01(\t\x12\x11\n\ttoken_url\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\"T\n\x12\x41utotaskCredential\x12\x1c\n\x14\x61pi_integration_code\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x0e\n\x06secret\x18\x03 \x01(\t\"%\n\nMockConfig\x12\x17\n\x0f\x64\x65\x66\x61ult_project\x18\x01 \x01(\t\"|\n\nJiraConfig\x12\x0b\n\x03url\x18\x01 \x01(\t\x12,\n\ncredential\x18\x02 \x01(\x0b\x32\x18.ticketing.v1.Credential\x12\x17\n\x0f\x64\x65\x66\x61ult_project\x18\x03 \x01(\t\x12\x1a\n\x12\x64\x65\x66\x61ult_issue_type\x18\x04 \x01(\t\"\x98\x01\n\x10ServiceNowConfig\x12\x0b\n\x03url\x18\x01 \x01(\t\x12,\n\ncredential\x18\x02 \x01(\x0b\x32\x18.ticketing.v1.Credential\x12\x17\n\x0f\x64\x65\x66\x61ult_project\x18\x03 \x01(\t\x12\x1a\n\x12\x64\x65\x66\x61ult_issue_type\x18\x04 \x01(\t\x12\x14\n\x0coauth_scopes\x18\x05 \x03(\t\"~\n\x0fPagerDutyConfig\x12\x0b\n\x03url\x18\x01 \x01(\t\x12,\n\ncredential\x18\x02 \x01(\x0b\x32\x18.ticketing.v1.Credential\x12\x17\n\x0f\x64\x65\x66\x61ult_project\x18\x03 \x01(\t\x12\x17\n\x0f\x64\x65\x66\x61ult_creator\x18\x04 \x01(\t\"J\n\rZendeskConfig\x12\x0b\n\x03url\x18\x01 \x01(\t\x12,\n\ncredential\x18\x02 \x01(\x0b\x32\x18.ticketing.v1.Credential\"{\n\x0f\x46reshdeskConfig\x12\x0b\n\x03url\x18\x01 \x01(\t\x12,\n\ncredential\x18\x02 \x01(\x0b\x32\x18.ticketing.v1.Credential\x12\x17\n\x0f\x64\x65\x66\x61ult_contact\x18\x03 \x01(\t\x12\x14\n\x0c\x64\x65\x66\x61ult_type\x18\x04 \x01(\t\"\x80\x01\n\x0e\x41utotaskConfig\x12\x0b\n\x03url\x18\x01 \x01(\t\x12,\n\ncredential\x18\x02 \x01(\x0b\x32\x18.ticketing.v1.Credential\x12\x17\n\x0f\x64\x65\x66\x61ult_project\x18\x03 \x01(\t\x12\x1a\n\x12\x64\x65\x66\x61ult_issue_type\x18\x04 \x01(\t\"|\n\nTorqConfig\x12\x0b\n\x03url\x18\x01 \x01(\t\x12,\n\ncredential\x18\x02 \x01(\x0b\x32\x18.ticketing.v1.Credential\x12\x17\n\x0f\x64\x65\x66\x61ult_creator\x18\x03 \x01(\t\x12\x1a\n\x12\x64\x65\x66\x61ult_issue_type\x18\x04 \x01(\t\"S\n\x12\x43ustomFieldMapping\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x1b\n\x13provider_field_path\x18\x03 \x01(\t\"k\n\rWebhookTarget\x12\x13\n\x0bwebhook_url\x18\x01 \x01(\t\x12-\n\x0c\x65vent_filter\x18\x02 \x03(\x0e\x32\x17.ticketing.v1.EventType\x12\x16\n\x0esigning_secret\x18\x03 \x01(\t2\xdc\x03\n\x12IntegrationService\x12\x64\n\x11\x43reateIntegration\x12&.ticketing.v1.CreateIntegrationRequest\x1a\'.ticketing.v1.CreateIntegrationResponse\x12P\n\x0eGetIntegration\x12#.ticketing.v1.GetIntegrationRequest\x1a\x19.ticketing.v1.Integration\x12\x61\n\x10ListIntegrations\x12%.ticketing.v1.ListIntegrationsRequest\x1a&.ticketing.v1.ListIntegrationsResponse\x12V\n\x11UpdateIntegration\x12&.ticketing.v1.UpdateIntegrationRequest\x1a\x19.ticketing.v1.Integration\x12S\n\x11\x44\x65leteIntegration\x12&.ticketing.v1.DeleteIntegrationRequest\x1a\x16.google.protobuf.Emptyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fticketing/v1/integrations.proto\x12\x0cticketing.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19ticketing/v1/events.proto\x1a\x19ticketing/v1/ticket.proto\"J\n\x18\x43reateIntegrationRequest\x12.\n\x0bintegration\x18\x01 \x01(\x0b\x32\x19.ticketing.v1.Integration\"a\n\x19\x43reateIntegrationResponse\x12.\n\x0bintegration\x18\x01 \x01(\x0b\x32\x19.ticketing.v1.Integration\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\"/\n\x15GetIntegrationRequest\x12\x16\n\x0eintegration_id\x18\x01 \x01(\t\"\x19\n\x17ListIntegrationsRequest\"K\n\x18ListIntegrationsResponse\x12/\n\x0cintegrations\x18\x01 \x03(\x0b\x32\x19.ticketing.v1.Integration\"{\n\x18UpdateIntegrationRequest\x12.\n\x0bintegration\x18\x01 \x01(\x0b\x32\x19.ticketing.v1.Integration\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"2\n\x18\x44\x65leteIntegrationRequest\x12\x16\n\x0eintegration_id\x18\x01 \x01(\t\"\xeb\x05\n\x0bIntegration\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12(\n\x04mock\x18\n \x01(\x0b\x32\x18.ticketing.v1.MockConfigH\x00\x12(\n\x04jira\x18\x0b \x01(\x0b\x32\x18.ticketing.v1.JiraConfigH\x00\x12\x34\n\nservicenow\x18\x0c \x01(\x0b\x32\x1e.ticketing.v1.ServiceNowConfigH\x00\x12\x38\n\x0eservicenow_sir\x18\r \x01(\x0b\x32\x1e.ticketing.v1.ServiceNowConfigH\x00\x12\x32\n\tpagerduty\x18\x0e \x01(\x0b\x32\x1d.ticketing.v1.PagerDutyConfigH\x00\x12.\n\x07zendesk\x18\x0f \x01(\x0b\x32\x1b.ticketing.v1.ZendeskConfigH\x00\x12\x32\n\tfreshdesk\x18\x10 \x01(\x0b\x32\x1d.ticketing.v1.FreshdeskConfigH\x00\x12\x30\n\x08\x61utotask\x18\x11 \x01(\x0b\x32\x1c.ticketing.v1.AutotaskConfigH\x00\x12(\n\x04torq\x18\x12 \x01(\x0b\x32\x18.ticketing.v1.TorqConfigH\x00\x12?\n\x15\x63ustom_field_mappings\x18\x14 \x03(\x0b\x32 .ticketing.v1.CustomFieldMapping\x12-\n\x08webhooks\x18\x15 \x03(\x0b\x32\x1b.ticketing.v1.WebhookTarget\x12\x1e\n\x16inbound_webhook_secret\x18\x16 \x01(\t\x12.\n\ncreated_at\x18\x1e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x1f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06\x63onfig\"\xed\x01\n\nCredential\x12.\n\x05\x62\x61sic\x18\x01 \x01(\x0b\x32\x1d.ticketing.v1.BasicCredentialH\x00\x12.\n\x05token\x18\x02 \x01(\x0b\x32\x1d.ticketing.v1.TokenCredentialH\x00\x12;\n\x0coauth_client\x18\x03 \x01(\x0b\x32#.ticketing.v1.OAuthClientCredentialH\x00\x12\x34\n\x08\x61utotask\x18\x04 \x01(\x0b\x32 .ticketing.v1.AutotaskCredentialH\x00\x42\x0c\n\ncredential\"3\n\x0f\x42\x61sicCredential\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"!\n\x0fTokenCredential\x12\x0e\n\x06secret\x18\x01 \x01(\t\"d\n\x15OAuthClientCredential\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x15\n\rclient_secret\x18\x02 \x01(\t\x12\x11\n\ttoken_url\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\"T\n\x12\x41utotaskCredential\x12\x1c\n\x14\x61pi_integration_code\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x0e\n\x06secret\x18\x03 \x01(\t\"%\n\nMockConfig\x12\x17\n\x0f\x64\x65\x66\x61ult_project\x18\x01 \x01(\t\"\x89\x02\n\nJiraConfig\x12\x0b\n\x03url\x18\x01 \x01(\t\x12,\n\ncredential\x18\x02 \x01(\x0b\x32\x18.ticketing.v1.Credential\x12\x17\n\x0f\x64\x65\x66\x61ult_project\x18\x03 \x01(\t\x12\x1a\n\x12\x64\x65\x66\x61ult_issue_type\x18\x04 \x01(\t\x12?\n\x0cpriority_map\x18\x05 \x03(\x0b\x32).ticketing.v1.JiraConfig.PriorityMapEntry\x1aJ\n\x10PriorityMapEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0e\x32\x16.ticketing.v1.Priority:\x02\x38\x01\"\x98\x01\n\x10ServiceNowConfig\x12\x0b\n\x03url\x18\x01 \x01(\t\x12,\n\ncredential\x18\x02 \x01(\x0b\x32\x18.ticketing.v1.Credential\x12\x17\n\x0f\x64\x65\x66\x61ult_project\x18\x03 \x01(\t\x12\x1a\n\x12\x64\x65\x66\x61ult_issue_type\x18\x04 \x01(\t\x12\x14\n\x0coauth_scopes\x18\x05 \x03(\t\"~\n\x0fPagerDutyConfig\x12\x0b\n\x03url\x18\x01 \x01(\t\x12,\n\ncredential\x18\x02 \x01(\x0b\x32\x18.ticketing.v1.Credential\x12\x17\n\x0f\x64\x65\x66\x61ult_project\x18\x03 \x01(\t\x12\x17\n\x0f\x64\x65\x66\x61ult_creator\x18\x04 \x01(\t\"J\n\rZendeskConfig\x12\x0b\n\x03url\x18\x01 \x01(\t\x12,\n\ncredential\x18\x02 \x01(\x0b\x32\x18.ticketing.v1.Credential\"{\n\x0f\x46reshdeskConfig\x12\x0b\n\x03url\x18\x01 \x01(\t\x12,\n\ncredential\x18\x02 \x01(\x0b\x32\x18.ticketing.v1.Credential\x12\x17\n\x0f\x64\x65\x66\x61ult_contact\x18\x03 \x01(\t\x12\x14\n\x0c\x64\x65\x66\x61ult_type\x18\x04 \x01(\t\"\x80\x01\n\x0e\x41utotaskConfig\x12\x0b\n\x03url\x18\x01 \x01(\t\x12,\n\ncredential\x18\x02 \x01(\x0b\x32\x18.ticketing.v1.Credential\x12\x17\n\x0f\x64\x65\x66\x61ult_project\x18\x03 \x01(\t\x12\x1a\n\x12\x64\x65\x66\x61ult_issue_type\x18\x04 \x01(\t\"|\n\nTorqConfig\x12\x0b\n\x03url\x18\x01 \x01(\t\x12,\n\ncredential\x18\x02 \x01(\x0b\x32\x18.ticketing.v1.Credential\x12\x17\n\x0f\x64\x65\x66\x61ult_creator\x18\x03 \x01(\t\x12\x1a\n\x12\x64\x65\x66\x61ult_issue_type\x18\x04 \x01(\t\"S\n\x12\x43ustomFieldMapping\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x1b\n\x13provider_field_path\x18\x03 \x01(\t\"k\n\rWebhookTarget\x12\x13\n\x0bwebhook_url\x18\x01 \x01(\t\x12-\n\x0c\x65vent_filter\x18\x02 \x03(\x0e\x32\x17.ticketing.v1.EventType\x12\x16\n\x0esigning_secret\x18\x03 \x01(\t2\xdc\x03\n\x12IntegrationService\x12\x64\n\x11\x43reateIntegration\x12&.ticketing.v1.CreateIntegrationRequest\x1a\'.ticketing.v1.CreateIntegrationResponse\x12P\n\x0eGetIntegration\x12#.ticketing.v1.GetIntegrationRequest\x1a\x19.ticketing.v1.Integration\x12\x61\n\x10ListIntegrations\x12%.ticketing.v1.ListIntegrationsRequest\x1a&.ticketing.v1.ListIntegrationsResponse\x12V\n\x11UpdateIntegration\x12&.ticketing.v1.UpdateIntegrationRequest\x1a\x19.ticketing.v1.Integration\x12S\n\x11\x44\x65leteIntegration\x12&.ticketing.v1.DeleteIntegrationRequest\x1a\x16.google.protobuf.Emptyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ticketing.v1.integrations_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CREATEINTEGRATIONREQUEST']._serialized_start=172
-  _globals['_CREATEINTEGRATIONREQUEST']._serialized_end=246
-  _globals['_CREATEINTEGRATIONRESPONSE']._serialized_start=248
-  _globals['_CREATEINTEGRATIONRESPONSE']._serialized_end=345
-  _globals['_GETINTEGRATIONREQUEST']._serialized_start=347
-  _globals['_GETINTEGRATIONREQUEST']._serialized_end=394
-  _globals['_LISTINTEGRATIONSREQUEST']._serialized_start=396
-  _globals['_LISTINTEGRATIONSREQUEST']._serialized_end=421
-  _globals['_LISTINTEGRATIONSRESPONSE']._serialized_start=423
-  _globals['_LISTINTEGRATIONSRESPONSE']._serialized_end=498
-  _globals['_UPDATEINTEGRATIONREQUEST']._serialized_start=500
-  _globals['_UPDATEINTEGRATIONREQUEST']._serialized_end=623
-  _globals['_DELETEINTEGRATIONREQUEST']._serialized_start=625
-  _globals['_DELETEINTEGRATIONREQUEST']._serialized_end=675
-  _globals['_INTEGRATION']._serialized_start=678
-  _globals['_INTEGRATION']._serialized_end=1425
-  _globals['_CREDENTIAL']._serialized_start=1428
-  _globals['_CREDENTIAL']._serialized_end=1665
-  _globals['_BASICCREDENTIAL']._serialized_start=1667
-  _globals['_BASICCREDENTIAL']._serialized_end=1718
-  _globals['_TOKENCREDENTIAL']._serialized_start=1720
-  _globals['_TOKENCREDENTIAL']._serialized_end=1753
-  _globals['_OAUTHCLIENTCREDENTIAL']._serialized_start=1755
-  _globals['_OAUTHCLIENTCREDENTIAL']._serialized_end=1855
-  _globals['_AUTOTASKCREDENTIAL']._serialized_start=1857
-  _globals['_AUTOTASKCREDENTIAL']._serialized_end=1941
-  _globals['_MOCKCONFIG']._serialized_start=1943
-  _globals['_MOCKCONFIG']._serialized_end=1980
-  _globals['_JIRACONFIG']._serialized_start=1982
-  _globals['_JIRACONFIG']._serialized_end=2106
-  _globals['_SERVICENOWCONFIG']._serialized_start=2109
-  _globals['_SERVICENOWCONFIG']._serialized_end=2261
-  _globals['_PAGERDUTYCONFIG']._serialized_start=2263
-  _globals['_PAGERDUTYCONFIG']._serialized_end=2389
-  _globals['_ZENDESKCONFIG']._serialized_start=2391
-  _globals['_ZENDESKCONFIG']._serialized_end=2465
-  _globals['_FRESHDESKCONFIG']._serialized_start=2467
-  _globals['_FRESHDESKCONFIG']._serialized_end=2590
-  _globals['_AUTOTASKCONFIG']._serialized_start=2593
-  _globals['_AUTOTASKCONFIG']._serialized_end=2721
-  _globals['_TORQCONFIG']._serialized_start=2723
-  _globals['_TORQCONFIG']._serialized_end=2847
-  _globals['_CUSTOMFIELDMAPPING']._serialized_start=2849
-  _globals['_CUSTOMFIELDMAPPING']._serialized_end=2932
-  _globals['_WEBHOOKTARGET']._serialized_start=2934
-  _globals['_WEBHOOKTARGET']._serialized_end=3041
-  _globals['_INTEGRATIONSERVICE']._serialized_start=3044
-  _globals['_INTEGRATIONSERVICE']._serialized_end=3520
+  _globals['_JIRACONFIG_PRIORITYMAPENTRY']._loaded_options = None
+  _globals['_JIRACONFIG_PRIORITYMAPENTRY']._serialized_options = b'8\001'
+  _globals['_CREATEINTEGRATIONREQUEST']._serialized_start=199
+  _globals['_CREATEINTEGRATIONREQUEST']._serialized_end=273
+  _globals['_CREATEINTEGRATIONRESPONSE']._serialized_start=275
+  _globals['_CREATEINTEGRATIONRESPONSE']._serialized_end=372
+  _globals['_GETINTEGRATIONREQUEST']._serialized_start=374
+  _globals['_GETINTEGRATIONREQUEST']._serialized_end=421
+  _globals['_LISTINTEGRATIONSREQUEST']._serialized_start=423
+  _globals['_LISTINTEGRATIONSREQUEST']._serialized_end=448
+  _globals['_LISTINTEGRATIONSRESPONSE']._serialized_start=450
+  _globals['_LISTINTEGRATIONSRESPONSE']._serialized_end=525
+  _globals['_UPDATEINTEGRATIONREQUEST']._serialized_start=527
+  _globals['_UPDATEINTEGRATIONREQUEST']._serialized_end=650
+  _globals['_DELETEINTEGRATIONREQUEST']._serialized_start=652
+  _globals['_DELETEINTEGRATIONREQUEST']._serialized_end=702
+  _globals['_INTEGRATION']._serialized_start=705
+  _globals['_INTEGRATION']._serialized_end=1452
+  _globals['_CREDENTIAL']._serialized_start=1455
+  _globals['_CREDENTIAL']._serialized_end=1692
+  _globals['_BASICCREDENTIAL']._serialized_start=1694
+  _globals['_BASICCREDENTIAL']._serialized_end=1745
+  _globals['_TOKENCREDENTIAL']._serialized_start=1747
+  _globals['_TOKENCREDENTIAL']._serialized_end=1780
+  _globals['_OAUTHCLIENTCREDENTIAL']._serialized_start=1782
+  _globals['_OAUTHCLIENTCREDENTIAL']._serialized_end=1882
+  _globals['_AUTOTASKCREDENTIAL']._serialized_start=1884
+  _globals['_AUTOTASKCREDENTIAL']._serialized_end=1968
+  _globals['_MOCKCONFIG']._serialized_start=1970
+  _globals['_MOCKCONFIG']._serialized_end=2007
+  _globals['_JIRACONFIG']._serialized_start=2010
+  _globals['_JIRACONFIG']._serialized_end=2275
+  _globals['_JIRACONFIG_PRIORITYMAPENTRY']._serialized_start=2201
+  _globals['_JIRACONFIG_PRIORITYMAPENTRY']._serialized_end=2275
+  _globals['_SERVICENOWCONFIG']._serialized_start=2278
+  _globals['_SERVICENOWCONFIG']._serialized_end=2430
+  _globals['_PAGERDUTYCONFIG']._serialized_start=2432
+  _globals['_PAGERDUTYCONFIG']._serialized_end=2558
+  _globals['_ZENDESKCONFIG']._serialized_start=2560
+  _globals['_ZENDESKCONFIG']._serialized_end=2634
+  _globals['_FRESHDESKCONFIG']._serialized_start=2636
+  _globals['_FRESHDESKCONFIG']._serialized_end=2759
+  _globals['_AUTOTASKCONFIG']._serialized_start=2762
+  _globals['_AUTOTASKCONFIG']._serialized_end=2890
+  _globals['_TORQCONFIG']._serialized_start=2892
+  _globals['_TORQCONFIG']._serialized_end=3016
+  _globals['_CUSTOMFIELDMAPPING']._serialized_start=3018
+  _globals['_CUSTOMFIELDMAPPING']._serialized_end=3101
+  _globals['_WEBHOOKTARGET']._serialized_start=3103
+  _globals['_WEBHOOKTARGET']._serialized_end=3210
+  _globals['_INTEGRATIONSERVICE']._serialized_start=3213
+  _globals['_INTEGRATIONSERVICE']._serialized_end=3689
 # @@protoc_insertion_point(module_scope)

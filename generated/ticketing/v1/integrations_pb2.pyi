@@ -4,6 +4,7 @@ from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from ticketing.v1 import events_pb2 as _events_pb2
+from ticketing.v1 import ticket_pb2 as _ticket_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -149,16 +150,25 @@ class MockConfig(_message.Message):
     def __init__(self, default_project: _Optional[str] = ...) -> None: ...
 
 class JiraConfig(_message.Message):
-    __slots__ = ("url", "credential", "default_project", "default_issue_type")
+    __slots__ = ("url", "credential", "default_project", "default_issue_type", "priority_map")
+    class PriorityMapEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _ticket_pb2.Priority
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_ticket_pb2.Priority, str]] = ...) -> None: ...
     URL_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_PROJECT_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_ISSUE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_MAP_FIELD_NUMBER: _ClassVar[int]
     url: str
     credential: Credential
     default_project: str
     default_issue_type: str
-    def __init__(self, url: _Optional[str] = ..., credential: _Optional[_Union[Credential, _Mapping]] = ..., default_project: _Optional[str] = ..., default_issue_type: _Optional[str] = ...) -> None: ...
+    priority_map: _containers.ScalarMap[str, _ticket_pb2.Priority]
+    def __init__(self, url: _Optional[str] = ..., credential: _Optional[_Union[Credential, _Mapping]] = ..., default_project: _Optional[str] = ..., default_issue_type: _Optional[str] = ..., priority_map: _Optional[_Mapping[str, _ticket_pb2.Priority]] = ...) -> None: ...
 
 class ServiceNowConfig(_message.Message):
     __slots__ = ("url", "credential", "default_project", "default_issue_type", "oauth_scopes")
