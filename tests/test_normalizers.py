@@ -706,3 +706,33 @@ def test_priority_to_servicenow_code(priority: int, code: str | None) -> None:
 def test_priority_tables_are_read_only() -> None:
     with pytest.raises(TypeError):
         priorities.JIRA_NAME_TO_PRIORITY["urgent"] = ticket_pb2.URGENT  # type: ignore[index]
+
+
+def test_normalizer_for_uses_the_integrations_jira_priority_map() -> None:
+    from ticketing.v1 import integrations_pb2
+
+    from ticketing_grpc.events.normalizers import normalizer_for
+
+    integration = integrations_pb2.Integration(provider="ticketing_jira")
+    integration.jira.priority_map["P1"] = ticket_pb2.URGENT
+    body = json.dumps(
+        {
+            "webhookEvent": "jira:issue_created",
+            "issue": {
+                "key": "A-1",
+                "fields": {
+                    "summary": "s",
+                    "priority": {"name": "P1"},
+                    "created": "2024-01-01T00:00:00.000+0000",
+                },
+            },
+        }
+    ).encode()
+    normalize = normalizer_for(integration)
+    assert normalize is not None
+    (event,) = normalize({}, body, json.loads(body), "")
+    assert event.priority == ticket_pb2.URGENT
+    plain = normalizer_for(integrations_pb2.Integration(provider="ticketing_jira"))
+    assert plain is not None
+    assert plain({}, body, json.loads(body), "")[0].priority == ticket_pb2.PRIORITY_UNSPECIFIED
+    assert normalizer_for(integrations_pb2.Integration(provider="ticketing_mock_ticketing")) is None

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from .errors import Unauthenticated
 from .events.hub import EventHub
-from .events.normalizers import NORMALIZERS, WebhookRejected
+from .events.normalizers import WebhookRejected, normalizer_for
 from .events.sink import NewEvent
 from .integrations import Integrations
 
@@ -58,7 +58,7 @@ def build_app(
             parsed = json.loads(body)
         except ValueError:
             return _error(400, "body is not JSON")
-        normalize = NORMALIZERS.get(handle.provider_id)
+        normalize = normalizer_for(handle.integration)
         if normalize is None:
             log.warning("webhook for %s ignored: no mapping for that provider", handle.provider_id)
             return web.json_response({"accepted": 0, "ignored": True}, status=202)

@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ticketing.v1 import events_pb2
+from ticketing.v1 import events_pb2, integrations_pb2
 
 from ticketing_grpc import priorities
 
@@ -324,3 +324,10 @@ NORMALIZERS: Mapping[str, Normalizer] = MappingProxyType(
     }
 )
 """Provider id -> normalizer. Providers without an entry take no inbound webhooks."""
+
+
+def normalizer_for(integration: integrations_pb2.Integration) -> Normalizer | None:
+    """The normalizer for an integration's webhooks, with its own priority map."""
+    if integration.provider == "ticketing_jira" and integration.jira.priority_map:
+        return jira_normalizer(dict(sorted(integration.jira.priority_map.items())))
+    return NORMALIZERS.get(integration.provider)
