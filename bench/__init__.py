@@ -1,0 +1,1 @@
+"""Benchmarks, run by hand (`make bench`); they report ratios, not pass/fail."""
