@@ -1,8 +1,9 @@
 """Authentication and error mapping for every RPC, in one place.
 
-The interceptor wraps each method handler: it checks the caller's token
-(admin token or integration token, by service), makes the integration's
-handle available to the servicer through a context variable, and turns
+The interceptor wraps each method handler: it records the client's deadline
+(so provider calls never outlive it), checks the caller's token (admin token
+or integration token, by service), makes the integration's handle available
+to the servicer through a context variable, and turns
 TicketingError into a rich gRPC status. Unexpected exceptions become INTERNAL
 with an id to find them in the log, never with their text (which could hold
 provider data).
@@ -20,6 +21,7 @@ import grpc
 from grpc.aio import ServicerContext
 from ticketing.v1 import events_pb2, integrations_pb2, ticketing_pb2
 
+from . import deadline
 from .auth import bearer, same_token
 from .errors import TicketingError, Unauthenticated, to_status
 from .integrations import Handle, Integrations
@@ -67,6 +69,7 @@ class CallGuard(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return handler._replace(stream_stream=self._stream(handler.stream_stream, mode))
 
     async def _authorize(self, context: ServicerContext, mode: str | None) -> None:
+        deadline.set_from_remaining(context.time_remaining())
         if mode is None:
             return
         token = bearer(context.invocation_metadata())
