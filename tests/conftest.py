@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ from ticketing.v1 import (
 
 from ticketing_grpc.config import Settings
 from ticketing_grpc.server import Server, start
+
+from .fakes.jira import FakeJira
+from .fakes.spec import OpenAPISpec, load_spec
 
 ADMIN_TOKEN = "tga_test-admin-token-0123456789abcdef"
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,3 +121,29 @@ async def mock_client(admin: Client) -> Client:
         ),
     )
     return client
+
+
+JIRA_SPEC = SHARED / "specs" / "jira" / "swagger-v3.v3.json"
+
+
+@pytest.fixture(scope="session")
+def jira_spec() -> OpenAPISpec | None:
+    """Jira's official OpenAPI description, or None (validation skipped, loudly)."""
+    spec = load_spec(JIRA_SPEC)
+    if spec is None:
+        message = (
+            f"\n{'!' * 78}\n  Jira OpenAPI description not found at {JIRA_SPEC}\n"
+            "  FakeJira runs WITHOUT spec validation: drift from the real API goes unseen.\n"
+            f"  Set TICKETING_SHARED_DIR to the shared folder.\n{'!' * 78}"
+        )
+        warnings.warn(message, stacklevel=1)
+        print(message)
+    return spec
+
+
+@pytest.fixture
+async def jira(jira_spec: OpenAPISpec | None) -> AsyncIterator[FakeJira]:
+    """A fake Jira Cloud; the test fails if any request or response drifted from the spec."""
+    async with FakeJira(spec=jira_spec) as fake:
+        yield fake
+    fake.assert_no_violations()
