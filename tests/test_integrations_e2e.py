@@ -125,9 +125,13 @@ async def query_summaries(client: Client) -> list[str]:
     return [item.ticket.summary async for item in stream]
 
 
+CLOSED_PORT = "http://127.0.0.1:9"
+"""A provider URL that refuses connections at once (no traffic leaves the machine)."""
+
+
 def jira_config(
     *,
-    url: str = "https://acme.atlassian.net",
+    url: str = CLOSED_PORT,
     credential: integrations_pb2.Credential | None = None,
 ) -> integrations_pb2.JiraConfig:
     if credential is None:
@@ -151,6 +155,21 @@ def jira_integration(**overrides: Any) -> integrations_pb2.Integration:
             )
         ],
         inbound_webhook_secret=INBOUND_SECRET,
+    )
+
+
+def zendesk_integration() -> integrations_pb2.Integration:
+    """A provider of the contract whose plugin this build does not have."""
+    return integrations_pb2.Integration(
+        name="zendesk",
+        zendesk=integrations_pb2.ZendeskConfig(
+            url=CLOSED_PORT,
+            credential=integrations_pb2.Credential(
+                basic=integrations_pb2.BasicCredential(
+                    username="agent@acme.test/token", secret="zendesk-api-token"
+                )
+            ),
+        ),
     )
 
 
@@ -798,19 +817,16 @@ async def test_secrets_never_leave_the_server(
     )
     assert_no_secrets((error.details() or "").encode(), "error message")
 
-    # The jira plugin is not in this build: calls answer UNIMPLEMENTED naming the provider.
+    # The Jira site refuses connections: calls fail UNAVAILABLE, naming the provider,
+    # and the failure carries none of the secrets.
     error = await expect_error(
-        new_ticket(client, "x"), grpc.StatusCode.UNIMPLEMENTED, "ticketing_jira"
+        new_ticket(client, "x"), grpc.StatusCode.UNAVAILABLE, "ticketing_jira"
     )
     assert_no_secrets((error.details() or "").encode(), "error message")
-    await expect_error(get_ticket(client, "OPS-1"), grpc.StatusCode.UNIMPLEMENTED, "ticketing_jira")
-    await expect_stream_error(
-        client.ticketing.QueryTickets(
-            ticketing_pb2.QueryTicketsRequest(), metadata=client.metadata
-        ),
-        grpc.StatusCode.UNIMPLEMENTED,
-        "ticketing_jira",
+    error = await expect_error(
+        get_ticket(client, "OPS-1"), grpc.StatusCode.UNAVAILABLE, "ticketing_jira"
     )
+    assert_no_secrets((error.details() or "").encode(), "error message")
 
     # On disk: encrypted (the integration id, stored in clear, shows we read the right files).
     data_dir = server.settings.data_dir
@@ -827,8 +843,8 @@ async def test_secrets_never_leave_the_server(
     assert response.access_token not in caplog.text
 
 
-async def test_jira_integration_calls_are_unimplemented(admin: Client) -> None:
-    _, client = await create_integration(admin, jira_integration())
+async def test_calls_to_a_provider_without_a_plugin_are_unimplemented(admin: Client) -> None:
+    _, client = await create_integration(admin, zendesk_integration())
     await expect_error(
         client.ticketing.CreateComment(
             ticketing_pb2.CreateCommentRequest(
@@ -837,14 +853,14 @@ async def test_jira_integration_calls_are_unimplemented(admin: Client) -> None:
             metadata=client.metadata,
         ),
         grpc.StatusCode.UNIMPLEMENTED,
-        "ticketing_jira",
+        "ticketing_zendesk",
     )
     await expect_stream_error(
         client.ticketing.ListProjects(
             ticketing_pb2.ListProjectsRequest(), metadata=client.metadata
         ),
         grpc.StatusCode.UNIMPLEMENTED,
-        "ticketing_jira",
+        "ticketing_zendesk",
     )
 
 
@@ -876,7 +892,8 @@ async def test_integrations_survive_a_restart(tmp_path: Path) -> None:
             again = Client(channel, mock.token)
             assert (await get_ticket(again, ticket.id)).summary == "kept"
             jira = Client(channel, client.token)
-            await expect_error(get_ticket(jira, "OPS-1"), grpc.StatusCode.UNIMPLEMENTED)
+            # Authenticated (not UNAUTHENTICATED); the unreachable site answers UNAVAILABLE.
+            await expect_error(get_ticket(jira, "OPS-1"), grpc.StatusCode.UNAVAILABLE)
     finally:
         await second.stop()
 
