@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import tracemalloc
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -330,6 +331,8 @@ async def test_20_mb_attachment_round_trip(jira_client: Client, jira: FakeJira) 
     assert [a.id for a in listed] == [meta.id]
 
     received, first, largest = hashlib.sha256(), None, 0
+    tracemalloc.start()
+    baseline = tracemalloc.get_traced_memory()[0]
     async for message in jira_client.ticketing.DownloadAttachment(
         Req.DownloadAttachmentRequest(ticket_id=ticket.id, attachment_id=meta.id),
         metadata=jira_client.metadata,
@@ -339,8 +342,11 @@ async def test_20_mb_attachment_round_trip(jira_client: Client, jira: FakeJira) 
             continue
         received.update(message.chunk)
         largest = max(largest, len(message.chunk))
+    peak = tracemalloc.get_traced_memory()[1] - baseline
+    tracemalloc.stop()
     assert first is not None and first.id == meta.id
     assert received.digest() == sent.digest()
+    assert peak < 8 * 1024 * 1024, f"download held {peak} bytes at once"
     assert largest <= 1024 * 1024, "downloads are streamed in bounded chunks"
 
     await jira_client.ticketing.DeleteAttachment(
