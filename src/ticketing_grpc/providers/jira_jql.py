@@ -17,7 +17,7 @@ from types import MappingProxyType
 from ticketing.v1 import ticket_pb2
 
 from ..priorities import jira_priority_name
-from ..query import Condition, FieldSpec, FieldType, Op, Query, QuerySchema, Value, field
+from ..query import Condition, FieldType, Op, Query, QuerySchema, Value, field
 
 EQUALITY = frozenset({Op.EQ, Op.NEQ, Op.IN, Op.NOT_IN})
 TEXT = frozenset({Op.LIKE, Op.NOT_LIKE})
@@ -63,24 +63,6 @@ TICKET_SCHEMA = QuerySchema.of(
     field("due_date", FieldType.DATETIME, RANGE),
 )
 """What query_tickets accepts on Jira (custom fields are added per integration)."""
-
-CUSTOM_TYPES: Mapping[str, tuple[FieldType, frozenset[Op]]] = MappingProxyType(
-    {
-        "number": (FieldType.NUMBER, RANGE | frozenset({Op.IN, Op.NOT_IN})),
-        "date": (FieldType.DATETIME, RANGE),
-        "datetime": (FieldType.DATETIME, RANGE),
-        "option": (FieldType.STRING, EQUALITY),
-        "array": (FieldType.LIST, EQUALITY),
-        "user": (FieldType.STRING, EQUALITY),
-        "string": (FieldType.STRING, TEXT),
-    }
-)
-"""Jira field schema type -> how a mapped custom field can be filtered."""
-
-
-def custom_field_spec(name: str, jira_type: str) -> FieldSpec:
-    kind, ops = CUSTOM_TYPES.get(jira_type, (FieldType.STRING, EQUALITY))
-    return field(f"custom_fields.{name}", kind, ops, orderable=kind is not FieldType.LIST)
 
 
 def quote(value: str) -> str:
