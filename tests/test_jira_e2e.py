@@ -361,3 +361,26 @@ async def test_20_mb_attachment_round_trip(jira_client: Client, jira: FakeJira) 
     )
     assert gone.code() == grpc.StatusCode.NOT_FOUND
     await asyncio.sleep(0)
+
+
+async def test_stream_survives_an_update_of_its_integration(admin: Client, jira: FakeJira) -> None:
+    stored, client = await create_integration(admin, jira_config(jira))
+    for i in range(10):
+        await create(client, summary=f"Long stream {i}")
+    stream = client.ticketing.QueryTickets(
+        Req.QueryTicketsRequest(filter=["summary[like]stream"], page_size_hint=2),
+        metadata=client.metadata,
+    )
+    seen = [(await stream.read()).ticket.id for _ in range(2)]
+    jira.fail_next(delay=0.5, path="/rest/api/3/search/jql")
+    seen.append((await stream.read()).ticket.id)  # page 2: page 3 is now being fetched
+    await admin.integrations.UpdateIntegration(
+        integrations_pb2.UpdateIntegrationRequest(
+            integration=integrations_pb2.Integration(id=stored.id, name="renamed"),
+            update_mask=field_mask_pb2.FieldMask(paths=["name"]),
+        ),
+        metadata=admin.metadata,
+    )
+    while (item := await stream.read()) is not grpc.aio.EOF:
+        seen.append(item.ticket.id)
+    assert len(seen) == len(set(seen)) == 10

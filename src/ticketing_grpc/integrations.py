@@ -25,6 +25,9 @@ from .store import IntegrationRow, Store
 
 log = logging.getLogger(__name__)
 
+RETIRE_GRACE = 60.0
+"""Seconds a replaced provider instance stays open for the calls still using it."""
+
 OUTPUT_ONLY = frozenset({"id", "provider", "created_at", "updated_at"})
 
 
@@ -90,6 +93,7 @@ class Integrations:
         self._by_token: dict[bytes, Handle] = {}
         self._token_of: dict[str, bytes] = {}
         self._lock = asyncio.Lock()
+        self._retiring: set[asyncio.Task[None]] = set()
 
     async def create(
         self, integration: integrations_pb2.Integration
@@ -189,7 +193,21 @@ class Integrations:
             digest = self._token_of.pop(integration_id, None)
             handle = self._by_token.pop(digest, None) if digest is not None else None
         if handle is not None:
-            await handle.close()
+            self._retire(handle)
+
+    def _retire(self, handle: Handle) -> None:
+        """Close a replaced handle once calls still using it have had time to finish:
+        closing its HTTP session at once would break them mid-request."""
+
+        async def close_later() -> None:
+            try:
+                await asyncio.sleep(RETIRE_GRACE)
+            finally:
+                await handle.close()
+
+        task = asyncio.create_task(close_later())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     async def close(self) -> None:
         handles = list(self._by_token.values())
@@ -197,6 +215,9 @@ class Integrations:
         self._token_of.clear()
         for handle in handles:
             await handle.close()
+        for task in list(self._retiring):
+            task.cancel()
+        await asyncio.gather(*self._retiring, return_exceptions=True)
 
 
 async def signing_secret(store: Store, integration_id: str, target_url: str) -> str | None:
