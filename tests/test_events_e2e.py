@@ -455,3 +455,30 @@ async def test_pending_deliveries_survive_a_restart(tmp_path: Path, in_flight: b
             assert await server.store.count_deliveries(stored.id) == 0
         finally:
             await server.stop()
+
+
+async def test_metrics_count_calls_webhooks_and_events(
+    server: Server, jira: Client, http: tuple[aiohttp.ClientSession, str]
+) -> None:
+    session, url = http
+    body = jira_body()
+    async with session.post(url, data=body, headers={"TOKEN": jira.token, **signed(body)}) as r:
+        assert r.status == 202
+    async with session.post(url, data=body, headers={"TOKEN": "wrong"}) as r:
+        assert r.status == 401
+    with pytest.raises(grpc.aio.AioRpcError):
+        await jira.ticketing.GetTicket(
+            ticketing_pb2.GetTicketRequest(ticket_id=""), metadata=jira.metadata
+        )
+    metrics_url = f"http://127.0.0.1:{server.http_port}/metrics"
+    async with session.get(metrics_url) as response:
+        text = await response.text()
+    assert 'ticketing_webhooks_received_total{status="202"} 1' in text
+    assert 'ticketing_webhooks_received_total{status="401"} 1' in text
+    assert 'ticketing_events_total{type="TICKET_CREATED"} 1' in text
+    assert (
+        'ticketing_grpc_requests_total{code="OK",'
+        'method="/ticketing.v1.IntegrationService/CreateIntegration"} 1'
+    ) in text
+    assert 'method="/ticketing.v1.TicketingService/GetTicket"' in text
+    assert "ticketing_event_subscribers 0" in text

@@ -1,4 +1,4 @@
-"""The aiohttp sidecar: inbound provider webhooks and health.
+"""The aiohttp sidecar: inbound provider webhooks, health and metrics.
 
 `POST /v1/hooks` authenticates with the integration's access token (the
 `TOKEN` header, or a `token` query parameter for senders that cannot set
@@ -20,6 +20,7 @@ from .events.hub import EventHub
 from .events.normalizers import WebhookRejected, normalizer_for
 from .events.sink import NewEvent
 from .integrations import Integrations
+from .metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,10 @@ def build_app(
     serving: HealthProbe,
     integrations: Integrations | None = None,
     hub: EventHub | None = None,
+    metrics: Metrics | None = None,
 ) -> web.Application:
+    metrics = metrics or Metrics()
+
     async def healthz(request: web.Request) -> web.Response:
         ok = serving()
         return web.json_response(
@@ -90,8 +94,21 @@ def build_app(
             status=202,
         )
 
+    async def counted(request: web.Request) -> web.StreamResponse:
+        try:
+            response = await receive(request)
+        except web.HTTPException as error:
+            metrics.webhooks.inc(status=str(error.status))
+            raise
+        metrics.webhooks.inc(status=str(response.status))
+        return response
+
+    async def scrape(request: web.Request) -> web.Response:
+        return web.Response(text=metrics.render(), content_type="text/plain", charset="utf-8")
+
     app = web.Application(client_max_size=MAX_BODY)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", scrape)
     if integrations is not None and hub is not None:
-        app.router.add_post("/v1/hooks", receive)
+        app.router.add_post("/v1/hooks", counted)
     return app

@@ -25,6 +25,7 @@ from . import deadline
 from .auth import bearer, same_token
 from .errors import TicketingError, Unauthenticated, to_status
 from .integrations import Handle, Integrations
+from .metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,12 @@ def current_handle() -> Handle:
 
 
 class CallGuard(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    def __init__(self, admin_hash: bytes, integrations: Integrations) -> None:
+    def __init__(
+        self, admin_hash: bytes, integrations: Integrations, metrics: Metrics | None = None
+    ) -> None:
         self._admin_hash = admin_hash
         self._integrations = integrations
+        self._metrics = metrics or Metrics()
 
     async def intercept_service(
         self,
@@ -58,15 +62,15 @@ class CallGuard(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler = await continuation(details)
         if handler is None:
             return None
-        service = details.method.lstrip("/").split("/", 1)[0]
-        mode = SERVICE_AUTH.get(service)
+        method = details.method
+        mode = SERVICE_AUTH.get(method.lstrip("/").split("/", 1)[0])
         if handler.unary_unary:
-            return handler._replace(unary_unary=self._unary(handler.unary_unary, mode))
+            return handler._replace(unary_unary=self._unary(handler.unary_unary, mode, method))
         if handler.stream_unary:
-            return handler._replace(stream_unary=self._unary(handler.stream_unary, mode))
+            return handler._replace(stream_unary=self._unary(handler.stream_unary, mode, method))
         if handler.unary_stream:
-            return handler._replace(unary_stream=self._stream(handler.unary_stream, mode))
-        return handler._replace(stream_stream=self._stream(handler.stream_stream, mode))
+            return handler._replace(unary_stream=self._stream(handler.unary_stream, mode, method))
+        return handler._replace(stream_stream=self._stream(handler.stream_stream, mode, method))
 
     async def _authorize(self, context: ServicerContext, mode: str | None) -> None:
         deadline.set_from_remaining(context.time_remaining())
@@ -79,30 +83,53 @@ class CallGuard(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             return
         _handle.set(await self._integrations.authenticate(token))
 
-    def _unary(self, behavior: Callable[..., Any], mode: str | None) -> Callable[..., Any]:
+    def _unary(
+        self, behavior: Callable[..., Any], mode: str | None, method: str
+    ) -> Callable[..., Any]:
         async def guarded(request: Any, context: ServicerContext) -> Any:
+            code = "CANCELLED"
             try:
                 await self._authorize(context, mode)
-                return await behavior(request, context)
+                response = await behavior(request, context)
+                code = "OK"
+                return response
             except TicketingError as error:
+                code = error.code.name
                 await context.abort_with_status(to_status(error))
             except Exception as error:
+                code = _code_of(error)
                 await _abort_internal(context, error)
+            finally:
+                self._metrics.rpcs.inc(method=method, code=code)
 
         return guarded
 
-    def _stream(self, behavior: Callable[..., Any], mode: str | None) -> Callable[..., Any]:
+    def _stream(
+        self, behavior: Callable[..., Any], mode: str | None, method: str
+    ) -> Callable[..., Any]:
         async def guarded(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
+            code = "CANCELLED"
             try:
                 await self._authorize(context, mode)
                 async for item in behavior(request, context):
                     yield item
+                code = "OK"
             except TicketingError as error:
+                code = error.code.name
                 await context.abort_with_status(to_status(error))
             except Exception as error:
+                code = _code_of(error)
                 await _abort_internal(context, error)
+            finally:
+                self._metrics.rpcs.inc(method=method, code=code)
 
         return guarded
+
+
+def _code_of(error: Exception) -> str:
+    if isinstance(error, grpc.aio.AbortError):
+        return "UNKNOWN"  # the servicer aborted with its own status
+    return "INTERNAL"
 
 
 async def _abort_internal(context: ServicerContext, error: Exception) -> None:

@@ -31,6 +31,7 @@ from .events.delivery import DeliverySettings, Forwarder
 from .events.hub import BoundSink, EventHub
 from .integrations import Integrations, signing_secret
 from .interceptor import CallGuard
+from .metrics import Metrics
 from .providers.registry import Registry, default_registry
 from .resume import ResumeTokens
 from .secretbox import SecretBox
@@ -112,12 +113,21 @@ async def start(settings: Settings, registry: Registry | None = None) -> Server:
         ),
         allow_private=allow_private,
     )
-    hub = EventHub(store, queue_limit=settings.subscriber_queue, on_deliveries=forwarder.wake)
+    metrics = Metrics()
+    hub = EventHub(
+        store,
+        queue_limit=settings.subscriber_queue,
+        on_deliveries=forwarder.wake,
+        metrics=metrics,
+    )
+    metrics.gauge(
+        "ticketing_event_subscribers", "Open SubscribeEvents streams.", lambda: hub.subscribers
+    )
     integrations = Integrations(
         store, registry, lambda i: BoundSink(hub, i), allow_private=allow_private
     )
 
-    server = grpc.aio.server(interceptors=[CallGuard(admin_hash, integrations)])
+    server = grpc.aio.server(interceptors=[CallGuard(admin_hash, integrations, metrics)])
     ticketing_pb2_grpc.add_TicketingServiceServicer_to_server(
         TicketingServicer(ResumeTokens(box.derive(b"resume-tokens"))), server
     )
@@ -139,7 +149,9 @@ async def start(settings: Settings, registry: Registry | None = None) -> Server:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     running: Server | None = None
-    app = hooks.build_app(lambda: running is not None and running.serving, integrations, hub)
+    app = hooks.build_app(
+        lambda: running is not None and running.serving, integrations, hub, metrics
+    )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     sock = socket.create_server(_split(settings.http_addr))

@@ -16,9 +16,10 @@ from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from ticketing.v1 import integrations_pb2
+from ticketing.v1 import events_pb2, integrations_pb2
 
 from ..errors import RateLimited, TicketingError, Unavailable
+from ..metrics import Metrics
 from ..store import EventRecord, Store
 from .sink import NewEvent
 
@@ -86,8 +87,10 @@ class EventHub:
         *,
         queue_limit: int = 1000,
         on_deliveries: Callable[[], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or Metrics()
         self._queue_limit = queue_limit
         self._on_deliveries = on_deliveries
         self._subscriptions: dict[str, set[Subscription]] = {}
@@ -122,6 +125,8 @@ class EventHub:
             if stored is not None:
                 for subscription in self._subscriptions.get(stored.integration_id, ()):
                     subscription.offer(stored)
+        if stored is not None:
+            self._metrics.events.inc(type=events_pb2.EventType.Name(stored.event_type))
         if stored is None:
             log.info(
                 "duplicate event %r for integration %s ignored", dedup_key, event.integration_id
@@ -170,6 +175,10 @@ class EventHub:
                 continue
             subscription.last_sent = record.sequence
             yield record
+
+    @property
+    def subscribers(self) -> int:
+        return sum(len(s) for s in self._subscriptions.values())
 
     def close(self) -> None:
         """End every subscription with UNAVAILABLE (server shutdown)."""
