@@ -100,17 +100,20 @@ class TicketingConformance:
         )
         assert patched.status == self.next_status
 
+    def batch_filters(self, marker: str, made: list[ticket_pb2.Ticket]) -> list[str]:
+        """Filters that select exactly the tickets of one batch."""
+        return [f"summary[like]{marker}"]
+
     async def test_query_filters_pages_and_resumes(self, client: Client, project: str) -> None:
         marker = uuid.uuid4().hex[:8]
         made = [await self.create(client, project, summary=f"Batch {marker} {i}") for i in range(5)]
         await self.create(client, project, summary="Unrelated")
-        found = await self.query(client, f"summary[like]{marker}", f"project={project}")
+        filters = self.batch_filters(marker, made)
+        found = await self.query(client, *filters, f"project={project}")
         assert sorted(i.ticket.id for i in found) == sorted(t.id for t in made)
-        first = await self.query(client, f"summary[like]{marker}", limit=2, page_size_hint=2)
+        first = await self.query(client, *filters, limit=2, page_size_hint=2)
         assert len(first) == 2
-        rest = await self.query(
-            client, f"summary[like]{marker}", resume_token=first[-1].resume_token
-        )
+        rest = await self.query(client, *filters, resume_token=first[-1].resume_token)
         seen = [i.ticket.id for i in first + rest]
         assert sorted(seen) == sorted(t.id for t in made), "resume lost or repeated tickets"
 

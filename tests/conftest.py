@@ -147,3 +147,33 @@ async def jira(jira_spec: OpenAPISpec | None) -> AsyncIterator[FakeJira]:
     async with FakeJira(spec=jira_spec) as fake:
         yield fake
     fake.assert_no_violations()
+
+
+# -- PagerDuty ----------------------------------------------------------------------------
+
+from .fakes.pagerduty import FakePagerDuty, load_pagerduty_spec  # noqa: E402
+
+PAGERDUTY_SPEC = SHARED / "specs" / "pagerduty" / "openapiv3.json"
+
+
+@pytest.fixture(scope="session")
+def pagerduty_spec() -> OpenAPISpec | None:
+    """PagerDuty's official OpenAPI description plus the fake's ``ERRATA``, or None (loudly)."""
+    spec = load_pagerduty_spec(PAGERDUTY_SPEC)
+    if spec is None:
+        message = (
+            f"\n{'!' * 78}\n  PagerDuty OpenAPI description not found at {PAGERDUTY_SPEC}\n"
+            "  FakePagerDuty runs WITHOUT spec validation: drift from the real API goes unseen.\n"
+            f"  Set TICKETING_SHARED_DIR to the shared folder.\n{'!' * 78}"
+        )
+        warnings.warn(message, stacklevel=1)
+        print(message)
+    return spec
+
+
+@pytest.fixture
+async def pagerduty(pagerduty_spec: OpenAPISpec | None) -> AsyncIterator[FakePagerDuty]:
+    """A fake PagerDuty account; the test fails if any request or response drifted from the spec."""
+    async with FakePagerDuty(spec=pagerduty_spec) as fake:
+        yield fake
+    fake.assert_no_violations()

@@ -591,9 +591,10 @@ def test_servicenow_signature_required_when_secret_set() -> None:
     assert servicenow({"X-Hub-Signature": sign_hex(body)}, body, parsed, SECRET)
 
 
-def test_registry_is_read_only_and_names_the_three_providers() -> None:
+def test_registry_is_read_only_and_names_the_providers_that_send_webhooks() -> None:
     assert set(NORMALIZERS) == {
         "ticketing_jira",
+        "ticketing_pagerduty",
         "ticketing_servicenow",
         "ticketing_servicenow_sir",
     }

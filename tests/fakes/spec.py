@@ -7,7 +7,11 @@ and the JSON response agree with what the provider's published description decla
 Schemas are translated once into JSON Schema draft 4 (the dialect OpenAPI 3.0 is built
 on) and checked with ``jsonschema``:
 
-- ``$ref`` into ``#/components/...`` is resolved through a ``referencing`` registry;
+- ``$ref`` into ``#/components/...`` is resolved through a ``referencing`` registry (into
+  ``schemas``, and into the schemas inside ``responses``/``requestBodies``/``parameters``);
+- a repeated query parameter declared ``explode: true`` or named ``...[]`` with a scalar
+  schema (PagerDuty's ``statuses[]``) is checked value by value, and a declared
+  ``explode: true`` array is not split on commas;
 - ``nullable: true`` becomes ``anyOf: [{type: null}, <schema>]``;
 - ``readOnly`` properties are not required in requests, ``writeOnly`` ones not in
   responses;
@@ -74,12 +78,25 @@ def _convert(schema: Any, mode: str) -> Any:
     return out
 
 
+def _convert_schemas_within(node: Any, mode: str) -> Any:
+    """A copy of a non-schema component (response, parameter...) with its schemas converted."""
+    if isinstance(node, list):
+        return [_convert_schemas_within(item, mode) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {
+        key: _convert(value, mode) if key == "schema" else _convert_schemas_within(value, mode)
+        for key, value in node.items()
+    }
+
+
 @dataclass(frozen=True)
 class ParamSpec:
     name: str
     location: str  # "query" | "path" | "header" | "cookie"
     required: bool
     schema: dict[str, Any]  # converted (request mode)
+    explode: bool | None = None  # as declared; None when the description says nothing
 
 
 @dataclass
@@ -128,14 +145,18 @@ class OpenAPISpec:
 
     @staticmethod
     def _converted_components(components: Mapping[str, Any], mode: str) -> dict[str, Any]:
-        return {
-            "components": {
-                "schemas": {
-                    name: _convert(schema, mode)
-                    for name, schema in components.get("schemas", {}).items()
-                }
+        converted: dict[str, Any] = {
+            "schemas": {
+                name: _convert(schema, mode)
+                for name, schema in components.get("schemas", {}).items()
             }
         }
+        # Some descriptions (PagerDuty's) point schema $refs into other components, e.g.
+        # "#/components/responses/Conflict/content/application~1json/schema".
+        for section in ("responses", "requestBodies", "parameters"):
+            if isinstance(components.get(section), dict):
+                converted[section] = _convert_schemas_within(components[section], mode)
+        return {"components": converted}
 
     @classmethod
     def from_file(cls, path: str | Path) -> OpenAPISpec:
@@ -189,6 +210,7 @@ class OpenAPISpec:
                 location=param["in"],
                 required=bool(param.get("required")) or param["in"] == "path",
                 schema=schema,
+                explode=param["explode"] if isinstance(param.get("explode"), bool) else None,
             )
         op = Operation(
             method=method,
@@ -278,12 +300,21 @@ class OpenAPISpec:
             item_schema = self._deref_converted(schema.get("items", {}))
             items: list[Any] = []
             for chunk in raw:
-                for part in chunk.split(",") if chunk else [chunk]:
+                # explode: true (declared) sends one value per repetition: no comma splitting.
+                parts = [chunk] if param.explode is True or not chunk else chunk.split(",")
+                for part in parts:
                     coerced, error = _coerce(part, item_schema.get("type"))
                     if error:
                         return [f"{label}: {error}"]
                     items.append(coerced)
             value = items
+        elif len(raw) > 1 and (param.explode is True or param.name.endswith("[]")):
+            # A repeatable parameter declared with its item's schema (PagerDuty's
+            # ``statuses[]``: type string, explode true): check each value on its own.
+            problems: list[str] = []
+            for one in raw:
+                problems.extend(self._check_param(param, [one]))
+            return problems
         else:
             if len(raw) > 1:
                 return [f"{label} given {len(raw)} times"]

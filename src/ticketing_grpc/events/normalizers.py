@@ -41,6 +41,29 @@ connector defines the JSON a Business Rule posts (see docs/webhooks.md):
 Both providers: when the integration has an `inbound_webhook_secret`, the
 body must carry `X-Hub-Signature: sha256=<hex or base64 HMAC-SHA256 of the raw
 body>`; it is checked before anything in the body is looked at.
+
+PagerDuty (V3 webhook subscriptions): the body is
+`{"event": {"id", "event_type", "resource_type", "occurred_at", "agent",
+"client", "data"}}`; for incident events `data` is the incident, for
+incident.annotated it is the note (`data.type = incident_note`, the incident
+in `data.incident`).
+
+    event_type                           event                    ticket_id
+    incident.triggered                   TICKET_CREATED           data.id
+    incident.acknowledged, .unacknowledged, .resolved, .reopened,
+    .escalated, .reassigned, .delegated, .priority_updated,
+    .service_updated                     TICKET_UPDATED           data.id
+    incident.annotated                   TICKET_COMMENT_CREATED   data.incident.id
+    anything else (responders, status updates, tasks, services, ...)  (ignored)
+
+    entity_date = event.occurred_at, dedup_key = event.id,
+    short_description = data.title (annotated: data.incident.summary),
+    priority = data.priority.summary through the P1..P5 table of
+    providers.pagerduty_mapping (annotated: unspecified).
+
+    With an inbound secret, `X-PagerDuty-Signature` must hold `v1=<hex
+    HMAC-SHA256 of the raw body>`; during a secret rotation PagerDuty sends
+    several, comma-separated, and any v1 match passes (else 401).
 """
 
 from __future__ import annotations
@@ -58,10 +81,12 @@ from typing import Any
 from ticketing.v1 import events_pb2, integrations_pb2
 
 from ticketing_grpc import priorities
+from ticketing_grpc.providers.pagerduty_mapping import pagerduty_priority
 
 SIGNATURE_HEADER = "X-Hub-Signature"
 JIRA_DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"
 SERVICENOW_EVENT_HEADER = "X-ServiceNow-Event-Id"
+PAGERDUTY_SIGNATURE_HEADER = "X-PagerDuty-Signature"
 
 _SHA256_LEN = hashlib.sha256().digest_size
 _HEX = frozenset(string.hexdigits)
@@ -314,6 +339,96 @@ def _sn_priority(value: Any) -> str | None:
     return None
 
 
+# --- PagerDuty -----------------------------------------------------------------
+
+_PD_UPDATED = frozenset(
+    {
+        "incident.acknowledged",
+        "incident.unacknowledged",
+        "incident.resolved",
+        "incident.reopened",
+        "incident.escalated",
+        "incident.reassigned",
+        "incident.delegated",
+        "incident.priority_updated",
+        "incident.service_updated",
+    }
+)
+_PD_EVENTS: Mapping[str, int] = MappingProxyType(
+    {
+        "incident.triggered": events_pb2.TICKET_CREATED,
+        **{name: events_pb2.TICKET_UPDATED for name in _PD_UPDATED},
+        "incident.annotated": events_pb2.TICKET_COMMENT_CREATED,
+    }
+)
+
+
+def verify_pagerduty_signature(headers: Mapping[str, str], body: bytes, secret: str) -> None:
+    """Check `X-PagerDuty-Signature: v1=<hex>[,v1=<hex>...]` against HMAC-SHA256(secret, body).
+
+    Any v1 signature matching passes (several are sent while a secret is
+    rotated); other versions are ignored. Constant-time comparison. Raises
+    WebhookRejected(401) when the header is missing or nothing matches.
+    """
+    if not secret:
+        raise ValueError("verify_pagerduty_signature needs a non-empty secret")
+    provided = _header(headers, PAGERDUTY_SIGNATURE_HEADER)
+    if provided is None:
+        raise WebhookRejected(401, f"missing {PAGERDUTY_SIGNATURE_HEADER} header")
+    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    matched = False
+    for entry in provided.split(","):
+        version, sep, digest = entry.strip().partition("=")
+        if sep and version.strip().lower() == "v1":
+            # Every entry is compared, so the time taken does not tell which matched.
+            matched |= hmac.compare_digest(digest.strip().lower().encode(), expected.encode())
+    if not matched:
+        raise WebhookRejected(401, f"{PAGERDUTY_SIGNATURE_HEADER} does not match the body")
+
+
+def normalize_pagerduty(
+    headers: Mapping[str, str], body: bytes, parsed: Any, secret: str
+) -> list[Inbound]:
+    """A PagerDuty V3 webhook (one event per delivery)."""
+    if secret:
+        verify_pagerduty_signature(headers, body, secret)
+    payload = _require_object(parsed)
+    event = payload.get("event")
+    if not isinstance(event, dict):
+        raise WebhookRejected(400, "body has no event object")
+    event_type = event.get("event_type")
+    if not isinstance(event_type, str) or not event_type:
+        raise WebhookRejected(400, "body has no event.event_type")
+    mapped = _PD_EVENTS.get(event_type)
+    if mapped is None:
+        return []
+    data = event.get("data")
+    if not isinstance(data, dict):
+        raise WebhookRejected(400, f"{event_type} body has no event.data object")
+    if mapped == events_pb2.TICKET_COMMENT_CREATED:
+        incident = _obj(data.get("incident"))
+        ticket_id = _text(incident.get("id"))
+        title = _text(data.get("title")) or _text(incident.get("summary"))
+        where = "event.data.incident.id"
+    else:
+        ticket_id = _text(data.get("id"))
+        title = _text(data.get("title"))
+        where = "event.data.id"
+    if not ticket_id.strip():
+        raise WebhookRejected(400, f"{event_type} body has no {where}")
+    event_id = _text(event.get("id")).strip()
+    return [
+        Inbound(
+            event_type=mapped,
+            ticket_id=ticket_id.strip(),
+            entity_date=_text(event.get("occurred_at")),
+            priority=pagerduty_priority(_obj(data.get("priority")).get("summary")),
+            short_description=title,
+            dedup_key=event_id or None,
+        )
+    ]
+
+
 # --- registry ------------------------------------------------------------------
 
 NORMALIZERS: Mapping[str, Normalizer] = MappingProxyType(
@@ -321,6 +436,7 @@ NORMALIZERS: Mapping[str, Normalizer] = MappingProxyType(
         "ticketing_jira": jira_normalizer(),
         "ticketing_servicenow": normalize_servicenow,
         "ticketing_servicenow_sir": normalize_servicenow,
+        "ticketing_pagerduty": normalize_pagerduty,
     }
 )
 """Provider id -> normalizer. Providers without an entry take no inbound webhooks."""
