@@ -20,6 +20,11 @@ on) and checked with ``jsonschema``:
 - ``format`` is never checked (Jira's own timestamps, ``...123+0000``, are not RFC 3339).
 
 Headers, cookies, security requirements and multipart bodies are not checked.
+
+A description is read as JSON, or as YAML when the file name ends in ``.yaml``/``.yml``
+(Zendesk publishes YAML). YAML is read with JSON's value types only: ``2024-01-01`` stays a
+string (no YAML 1.1 timestamps), ``yes``/``no``/``on``/``off`` stay strings, and a bare ``=``
+is the string ``"="`` (YAML 1.1 would make it a "value" tag no safe loader constructs).
 """
 
 from __future__ import annotations
@@ -32,11 +37,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import yaml  # type: ignore[import-untyped]
 from jsonschema import Draft4Validator  # type: ignore[import-untyped]
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
-__all__ = ["OpenAPISpec", "Operation", "ParamSpec", "load_spec"]
+__all__ = ["OpenAPISpec", "Operation", "ParamSpec", "load_spec", "read_document"]
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 _REQ = "urn:openapi:request"
@@ -160,8 +166,7 @@ class OpenAPISpec:
 
     @classmethod
     def from_file(cls, path: str | Path) -> OpenAPISpec:
-        with open(path, "rb") as handle:
-            return cls(json.load(handle), source=str(path))
+        return cls(read_document(path), source=str(path))
 
     # -- lookup ---------------------------------------------------------------------------
 
@@ -410,6 +415,35 @@ def _coerce(raw: str, kind: Any) -> tuple[Any, str | None]:
             return raw.lower() == "true", None
         return None, f"{raw!r} is not a boolean"
     return raw, None
+
+
+_YAML_SUFFIXES = (".yaml", ".yml")
+_YAML_BASE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_YAML_DROPPED = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value", "tag:yaml.org,2002:bool"}
+
+
+class _JsonTypesYamlLoader(_YAML_BASE):  # type: ignore[misc]
+    """A safe YAML loader that yields JSON's types only (see the module docstring)."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in _YAML_DROPPED]
+        for first, resolvers in _YAML_BASE.yaml_implicit_resolvers.items()
+    }
+
+
+_JsonTypesYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def read_document(path: str | Path) -> Any:
+    """The parsed description: YAML by suffix (``.yaml``/``.yml``), else JSON."""
+    with open(path, "rb") as handle:
+        if Path(path).suffix.lower() in _YAML_SUFFIXES:
+            return yaml.load(handle, Loader=_JsonTypesYamlLoader)  # a safe loader (see above)
+        return json.load(handle)
 
 
 @lru_cache(maxsize=8)
