@@ -68,12 +68,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
-from multidict import MultiDict
+
+from .base import RecordedRequest as _RecordedRequest
+from .base import RetryFakeServer, RetryFault, Violations, seconds
+from .base import json_response as _json
 
 __all__ = [
     "COMPANY_TYPES",
@@ -381,41 +383,18 @@ class Ignored:
 
 
 @dataclass
-class Fault:
+class Fault(RetryFault):
     """One entry of the fault switch; see :meth:`FakeAutotask.fail_next`."""
 
-    status: int | None = None
-    retry_after: float | None = None
-    times: int = 1
-    malformed: bool = False
-    delay: float = 0.0
-    reset: bool = False
-    path: str | None = None
-    method: str | None = None
-    body: str | bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    fired: int = 0
-
-    def matches(self, method: str, path: str) -> bool:
-        if self.method is not None and self.method.upper() != method:
-            return False
-        return self.path is None or _path_matches(path, self.path)
+    @staticmethod
+    def _path_matches(path: str, prefix: str) -> bool:
+        return _path_matches(path, prefix)
 
 
 @dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: MultiDict[str]
-    headers: dict[str, str]
+class RecordedRequest(_RecordedRequest):
     body: bytes = b""
-    json: Any = None
-    status: int | None = None
     user: str | None = None  # who it authenticated as
-
-    def __str__(self) -> str:
-        qs = "&".join(f"{k}={v}" for k, v in self.query.items())
-        return f"{self.method} {self.path}{'?' + qs if qs else ''} -> {self.status}"
 
 
 class AtError(Exception):
@@ -438,16 +417,6 @@ class _AspNet(Exception):
 
 class _Bad(Exception):
     pass
-
-
-def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(data).encode(),
-        content_type="application/json",
-        charset="utf-8",
-        headers=dict(headers or {}),
-    )
 
 
 def _errors(status: int, *messages: str, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -840,7 +809,7 @@ DEFAULT_UDFS = (
 )
 
 
-class FakeAutotask:
+class FakeAutotask(Violations, RetryFakeServer[Fault, RecordedRequest]):
     """A fake Autotask database in one zone. ``async with FakeAutotask() as at`` starts it.
 
     Defaults (``defaults=True``): API user ``api-user@fakemsp.example`` / ``fake-secret``
@@ -936,7 +905,17 @@ class FakeAutotask:
       thread that long) or ``fail_next(delay=...)``.
     - Companies, Contacts and Resources are read-only here (GET, query, metadata; writes
       → 405), without UDFs. Contacts' ``isActive`` is an integer (1/0).
+    - ``fail_next``: ``path`` is a case-insensitive prefix, full
+      (``/atservicesrest/v1.0/Tickets``) or relative to the version (``/Tickets/query``).
+      ``status`` answers 401 with an empty body, others ``{"errors": [...]}``;
+      ``retry_after`` adds ``Retry-After`` (Autotask documents none). A ``delay`` alone
+      holds the request's thread while it sleeps.
     """
+
+    fault_type = Fault
+    record_type = RecordedRequest
+    malformed_body = '{"items": [{"id": '
+    violations_are = "value(s) the real Autotask would drop"
 
     def __init__(
         self,
@@ -950,8 +929,7 @@ class FakeAutotask:
         host: str = "127.0.0.1",
         zone_name: str = "Fake Zone",
     ) -> None:
-        self.host = host
-        self.port = 0
+        super().__init__(host)
         self.zone_name = zone_name
         self._clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._skew = timedelta()
@@ -973,8 +951,6 @@ class FakeAutotask:
         self.resource_roles: dict[int, set[int]] = {}
 
         self.ignored: list[Ignored] = []
-        self.faults: list[Fault] = []
-        self.requests: list[RecordedRequest] = []
 
         self.thread_limit = thread_limit
         self.threshold = threshold
@@ -993,7 +969,6 @@ class FakeAutotask:
 
         self.app = web.Application(client_max_size=16 * 1024**2)
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner: web.AppRunner | None = None
 
     @staticmethod
     def _fields(fields: Iterable[Field]) -> dict[str, Field]:
@@ -1136,53 +1111,6 @@ class FakeAutotask:
         user = self.api_users[username.lower()]
         return {"ApiIntegrationCode": code, "UserName": user.username, "Secret": user.secret}
 
-    def fail_next(
-        self,
-        status: int | None = None,
-        *,
-        retry_after: float | None = None,
-        times: int = 1,
-        malformed: bool = False,
-        delay: float | None = None,
-        reset: bool = False,
-        path: str | None = None,
-        method: str | None = None,
-        body: str | bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Fault:
-        """Queue a fault for the next ``times`` matching requests.
-
-        ``path`` is a case-insensitive prefix, full (``/atservicesrest/v1.0/Tickets``) or
-        relative to the version (``/Tickets/query``).
-
-        - ``status``: that status; 401 with an empty body, others ``{"errors": [...]}``;
-          ``retry_after`` adds ``Retry-After`` (Autotask documents none).
-        - ``malformed``: 200 (or ``status``) with a JSON content type and a body that is
-          not JSON (``body`` overrides it).
-        - ``delay``: sleep first; alone it only slows the real answer down (and holds the
-          request's thread while it does).
-        - ``reset``: close the connection without an answer.
-        """
-        if status is None and not (malformed or reset or delay):
-            raise ValueError("a fault needs status, malformed, delay or reset")
-        fault = Fault(
-            status=status,
-            retry_after=retry_after,
-            times=times,
-            malformed=malformed,
-            delay=delay or 0.0,
-            reset=reset,
-            path=path,
-            method=method,
-            body=body,
-            headers=dict(headers or {}),
-        )
-        self.faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
     def set_threshold(
         self,
         limit: int,
@@ -1201,22 +1129,15 @@ class FakeAutotask:
         self.latency = latency
         self._usage.clear()
 
-    def calls(self, method: str | None = None, path: str | None = None) -> list[RecordedRequest]:
-        """Recorded requests, optionally by method and path prefix (as for ``fail_next``)."""
-        return [
-            r
-            for r in self.requests
-            if (method is None or r.method == method.upper())
-            and (path is None or _path_matches(r.path, path))
-        ]
+    @staticmethod
+    def _path_matches(path: str, prefix: str) -> bool:
+        """``calls(path=...)`` takes prefixes as ``fail_next`` does."""
+        return _path_matches(path, prefix)
 
-    def assert_no_violations(self) -> None:
-        """Fail when a request carried something the real API drops silently."""
-        if self.ignored:
-            lines = "\n  ".join(str(i) for i in self.ignored)
-            raise AssertionError(
-                f"{len(self.ignored)} value(s) the real Autotask would drop:\n  {lines}"
-            )
+    def _problems(self) -> list[Ignored]:
+        """``assert_no_violations`` fails when a request carried something the real API
+        drops silently."""
+        return self.ignored
 
     def seed_ticket(
         self, *, created: datetime | None = None, hidden: bool = False, **fields: Any
@@ -1268,33 +1189,6 @@ class FakeAutotask:
     def api_url(self) -> str:
         """The versioned base the fake's own URLs use."""
         return f"{self.root}/ATServicesRest/V1.0/"
-
-    async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeAutotask:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- records --------------------------------------------------------------------------
 
@@ -1635,27 +1529,16 @@ class FakeAutotask:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read() if request.body_exists else b""
-        record = RecordedRequest(
-            request.method, request.path, MultiDict(request.query), dict(request.headers), raw
-        )
+        record = self._record(request)
+        record.body = raw
         if raw:
             try:
                 record.json = json.loads(raw)
             except ValueError:
                 record.json = None
-        self.requests.append(record)
         response = await self._answer(request, record, raw)
         record.status = response.status
         return response
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        fault = next((f for f in self.faults if f.matches(method, path)), None)
-        if fault is not None:
-            fault.fired += 1
-            fault.times -= 1
-            if fault.times <= 0:
-                self.faults.remove(fault)
-        return fault
 
     async def _answer(
         self, request: web.Request, record: RecordedRequest, raw: bytes
@@ -1664,14 +1547,8 @@ class FakeAutotask:
         hold = 0.0
         if fault is not None:
             if fault.reset or fault.status is not None or fault.malformed:
-                if fault.delay:
-                    await asyncio.sleep(fault.delay)
-                if fault.reset:
-                    if request.transport is not None:
-                        request.transport.abort()
-                    raise asyncio.CancelledError
-                return self._fault_response(fault)
-            hold = fault.delay
+                return await self._serve_fault(request, fault)
+            hold = fault.delay  # a delay alone is slept holding the request's thread
         try:
             route, entity, item_id = self._route(request)
             if route == "zone":
@@ -1772,23 +1649,17 @@ class FakeAutotask:
             await asyncio.sleep(slow)
         return None
 
-    def _fault_response(self, fault: Fault) -> web.Response:
-        headers = dict(fault.headers)
-        status = fault.status or 200
+    def _malformed_response(
+        self, fault: Fault, status: int, headers: dict[str, str]
+    ) -> web.Response:
+        self._fault_headers(fault, status, headers)  # Retry-After on a malformed answer too
+        return super()._malformed_response(fault, status, headers)
+
+    def _fault_headers(self, fault: Fault, status: int, headers: dict[str, str]) -> None:
         if fault.retry_after is not None:
-            retry = fault.retry_after
-            headers.setdefault(
-                "Retry-After", str(int(retry)) if float(retry).is_integer() else str(retry)
-            )
-        if fault.malformed:
-            body = fault.body if fault.body is not None else '{"items": [{"id": '
-            data = body.encode() if isinstance(body, str) else body
-            return web.Response(
-                status=status, body=data, headers={**headers, "Content-Type": "application/json"}
-            )
-        if fault.body is not None:
-            data = fault.body.encode() if isinstance(fault.body, str) else fault.body
-            return web.Response(status=status, body=data, headers=headers)
+            headers.setdefault("Retry-After", seconds(fault.retry_after))
+
+    def _fault_error(self, status: int, headers: dict[str, str]) -> web.Response:
         if status == 401:
             return web.Response(status=401, headers=headers)
         minutes = round(self.threshold_window / 60)

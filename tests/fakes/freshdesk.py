@@ -39,7 +39,6 @@ Imitated:
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import html
@@ -48,16 +47,19 @@ import json
 import math
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from multidict import MultiDict
+
+from .base import Handler, RetryFakeServer, Violations
+from .base import RecordedRequest as _RecordedRequest
+from .base import RetryFault as Fault
+from .base import json_response as _json
 
 __all__ = [
     "API",
@@ -81,7 +83,6 @@ __all__ = [
     "parse_query",
 ]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 API = "/api/v2"
 
 PRIORITIES: dict[int, str] = {1: "Low", 2: "Medium", 3: "High", 4: "Urgent"}
@@ -279,16 +280,6 @@ def _not_found() -> FdError:
     return FdError(404)
 
 
-def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(data).encode(),
-        content_type="application/json",
-        charset="utf-8",
-        headers=headers,
-    )
-
-
 # -- model ------------------------------------------------------------------------------
 
 
@@ -405,40 +396,8 @@ class Ticket:
 
 
 @dataclass
-class Fault:
-    """One entry of the fault switch; see :meth:`FakeFreshdesk.fail_next`."""
-
-    status: int | None = None
-    retry_after: float | None = None
-    times: int = 1
-    malformed: bool = False
-    delay: float = 0.0
-    reset: bool = False
-    path: str | None = None
-    method: str | None = None
-    body: str | bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    fired: int = 0
-
-    def matches(self, method: str, path: str) -> bool:
-        if self.method is not None and self.method.upper() != method:
-            return False
-        return self.path is None or path.startswith(self.path)
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: MultiDict[str]
-    headers: dict[str, str]
-    json: Any = None
-    status: int | None = None
+class RecordedRequest(_RecordedRequest):
     credits: int = 0
-
-    def __str__(self) -> str:
-        qs = "&".join(f"{k}={v}" for k, v in self.query.items())
-        return f"{self.method} {self.path}{'?' + qs if qs else ''} -> {self.status}"
 
 
 class _UnparsableType:
@@ -568,7 +527,7 @@ def _parse_atom(tokens: list[tuple[str, Any]], at: int) -> tuple[Node, int]:
 # -- the fake ---------------------------------------------------------------------------
 
 
-class FakeFreshdesk:
+class FakeFreshdesk(Violations, RetryFakeServer[Fault, RecordedRequest]):
     """A fake Freshdesk account. ``async with FakeFreshdesk(...) as fd`` starts it.
 
     Defaults (``defaults=True``): agents alice@example.com (key ``fd-alice-key``, global
@@ -685,7 +644,17 @@ class FakeFreshdesk:
     - ``/contacts`` lists and shows contacts only (agents → 404 there; use
       ``include=requester``). People lists page like tickets (no 30-day window).
     - ``DELETE /tickets/{id}`` → 204 (deleted); ``PUT /tickets/{id}/restore`` → 204.
+    - ``fail_next(status=...)`` answers with Freshdesk's body for that status (400
+      validation body, 401/403 code+message, 404 empty, 429 with ``Retry-After`` —
+      ``retry_after`` seconds, default 1 — and the X-Ratelimit headers, 500 code+message,
+      502/503/504 a plain text gateway page). Faults are served before authentication and
+      are not counted against the limit.
     """
+
+    fault_type = Fault
+    record_type = RecordedRequest
+    malformed_body = '[{"id": 1, "subject": "'
+    violations_are = "request(s) the fake Freshdesk does not imitate"
 
     def __init__(
         self,
@@ -698,8 +667,7 @@ class FakeFreshdesk:
         clock: Callable[[], datetime] | None = None,
         host: str = "127.0.0.1",
     ) -> None:
-        self.host = host
-        self.port = 0
+        super().__init__(host)
         self.accept_bearer = accept_bearer
         self.search_lag = search_lag
         self._clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
@@ -713,8 +681,6 @@ class FakeFreshdesk:
         self.ticket_fields: list[TicketField] = []
         self.statuses: dict[int, tuple[str, str]] = dict(DEFAULT_STATUSES)
         self.ticket_types: list[str] = list(DEFAULT_TICKET_TYPES)
-        self.faults: list[Fault] = []
-        self.requests: list[RecordedRequest] = []
         self.violations: list[str] = []
 
         self.rate_limit = rate_limit
@@ -733,7 +699,6 @@ class FakeFreshdesk:
 
         self.app = web.Application(middlewares=[self._middleware])
         self._routes()
-        self._runner: web.AppRunner | None = None
 
     def _default_fields(self) -> None:
         for name, label, kind in (
@@ -1054,53 +1019,6 @@ class FakeFreshdesk:
         token = base64.b64encode(f"{api_key}:{password}".encode()).decode()
         return {"Authorization": f"Basic {token}"}
 
-    def fail_next(
-        self,
-        status: int | None = None,
-        *,
-        retry_after: float | None = None,
-        times: int = 1,
-        malformed: bool = False,
-        delay: float | None = None,
-        reset: bool = False,
-        path: str | None = None,
-        method: str | None = None,
-        body: str | bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Fault:
-        """Queue a fault for the next ``times`` matching requests (``path`` is a prefix).
-
-        - ``status``: that status with Freshdesk's body for it (400 validation body, 401/403
-          code+message, 404 empty, 429 with ``Retry-After`` — ``retry_after`` seconds,
-          default 1 — and the X-Ratelimit headers, 500 code+message, 502/503/504 a plain
-          text gateway page); ``body`` replaces the body.
-        - ``malformed``: 200 (or ``status``) with a JSON content type and a body that is
-          not JSON.
-        - ``delay``: sleep first; alone it only slows the real answer down.
-        - ``reset``: close the connection without an answer.
-
-        Faults are served before authentication and are not counted against the limit.
-        """
-        if status is None and not (malformed or reset or delay):
-            raise ValueError("a fault needs status, malformed, delay or reset")
-        fault = Fault(
-            status=status,
-            retry_after=retry_after,
-            times=times,
-            malformed=malformed,
-            delay=delay or 0.0,
-            reset=reset,
-            path=path,
-            method=method,
-            body=body,
-            headers=dict(headers or {}),
-        )
-        self.faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
     def set_rate_limit(
         self,
         total: int,
@@ -1120,58 +1038,11 @@ class FakeFreshdesk:
         }
         self._window = None
 
-    def assert_no_violations(self) -> None:
-        if self.violations:
-            lines = "\n  ".join(self.violations)
-            raise AssertionError(
-                f"{len(self.violations)} request(s) the fake Freshdesk does not imitate:\n  {lines}"
-            )
-
-    def calls(self, method: str | None = None, path: str | None = None) -> list[RecordedRequest]:
-        """Recorded requests, optionally filtered by method and path prefix."""
-        return [
-            r
-            for r in self.requests
-            if (method is None or r.method == method.upper())
-            and (path is None or r.path.startswith(path))
-        ]
-
     # -- lifecycle ------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def api_url(self) -> str:
         return f"{self.url}{API}"
-
-    async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeFreshdesk:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -1199,12 +1070,9 @@ class FakeFreshdesk:
     def _violation(self, request: web.Request, message: str) -> None:
         self.violations.append(f"{request.method} {request.path_qs}: {message}")
 
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        record = RecordedRequest(
-            request.method, request.path, MultiDict(request.query), dict(request.headers)
-        )
-        self.requests.append(record)
+    async def _serve(
+        self, request: web.Request, handler: Handler, record: RecordedRequest
+    ) -> web.StreamResponse:
         raw = await request.read() if request.body_exists else b""
         body: Any = None
         if raw:
@@ -1214,32 +1082,9 @@ class FakeFreshdesk:
                 body = _UNPARSABLE
             else:
                 record.json = body
-        response = await self._answer(request, handler, raw, body, record)
-        record.status = response.status
-        return response
-
-    async def _answer(
-        self,
-        request: web.Request,
-        handler: Handler,
-        raw: bytes,
-        body: Any,
-        record: RecordedRequest,
-    ) -> web.StreamResponse:
-        fault = next((f for f in self.faults if f.matches(request.method, request.path)), None)
-        if fault is not None:
-            fault.fired += 1
-            fault.times -= 1
-            if fault.times <= 0:
-                self.faults.remove(fault)
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.reset:
-                if request.transport is not None:
-                    request.transport.abort()
-                raise asyncio.CancelledError
-            if fault.status is not None or fault.malformed:
-                return self._fault_response(fault)
+        faulted = await self._fault_answer(request)
+        if faulted is not None:
+            return faulted
         return await self._handle(request, handler, raw, body, record)
 
     async def _handle(
@@ -1371,15 +1216,7 @@ class FakeFreshdesk:
             "X-Ratelimit-Used-CurrentRequest": str(used),
         }
 
-    def _fault_response(self, fault: Fault) -> web.Response:
-        headers = dict(fault.headers)
-        status = fault.status or 200
-        if fault.malformed:
-            body = fault.body if fault.body is not None else '[{"id": 1, "subject": "'
-            raw = body.encode() if isinstance(body, str) else body
-            return web.Response(
-                status=status, body=raw, headers={**headers, "Content-Type": "application/json"}
-            )
+    def _fault_headers(self, fault: Fault, status: int, headers: dict[str, str]) -> None:
         if status == 429:
             retry = 1.0 if fault.retry_after is None else fault.retry_after
             headers.setdefault(
@@ -1389,9 +1226,8 @@ class FakeFreshdesk:
                 headers.setdefault(name, value)
         elif fault.retry_after is not None:
             headers.setdefault("Retry-After", str(fault.retry_after))
-        if fault.body is not None:
-            raw = fault.body.encode() if isinstance(fault.body, str) else fault.body
-            return web.Response(status=status, body=raw, headers=headers)
+
+    def _fault_error(self, status: int, headers: dict[str, str]) -> web.Response:
         if status in (502, 503, 504):
             return web.Response(status=status, text=f"{status} Gateway error", headers=headers)
         known: dict[int, FdError] = {

@@ -20,7 +20,6 @@ are collected in ``violations``.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -29,19 +28,20 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
-from multidict import MultiDict
 
 from . import jql
+from .base import Handler, RecordedRequest, RetryFakeServer, SpecViolations, Violation, seconds
+from .base import RetryFault as Fault
+from .base import json_response as _json
 from .spec import OpenAPISpec, load_spec
 
 __all__ = [
@@ -60,7 +60,6 @@ __all__ = [
     "adf_text",
 ]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Set by the middleware for the handler it calls (same task): who asks, and the JSON body.
 _USER: ContextVar[User] = ContextVar("fake_jira_user")
 _BODY: ContextVar[Any] = ContextVar("fake_jira_body")
@@ -248,55 +247,6 @@ class Issue:
         return int(self.key.rsplit("-", 1)[1])
 
 
-@dataclass
-class Fault:
-    """One entry of the fault switch; see :meth:`FakeJira.fail_next`."""
-
-    status: int | None = None
-    retry_after: float | None = None
-    times: int = 1
-    malformed: bool = False
-    delay: float = 0.0
-    reset: bool = False
-    path: str | None = None  # prefix, e.g. "/rest/api/3/search/jql"
-    method: str | None = None
-    body: str | bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    fired: int = 0
-
-    def matches(self, method: str, path: str) -> bool:
-        if self.method is not None and self.method.upper() != method:
-            return False
-        return self.path is None or path.startswith(self.path)
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: MultiDict[str]
-    headers: dict[str, str]
-    json: Any = None
-    status: int | None = None  # the answer's status, once known
-
-    def __str__(self) -> str:
-        qs = "&".join(f"{k}={v}" for k, v in self.query.items())
-        return f"{self.method} {self.path}{'?' + qs if qs else ''} -> {self.status}"
-
-
-@dataclass(frozen=True)
-class Violation:
-    method: str
-    path: str
-    operation: str | None
-    where: str  # "request" | "response" | "operation" | "fake"
-    message: str
-
-    def __str__(self) -> str:
-        op = f" ({self.operation})" if self.operation else ""
-        return f"{self.method} {self.path}{op} {self.where}: {self.message}"
-
-
 class JiraError(Exception):
     """Raised inside handlers; becomes Jira's ``{errorMessages, errors}`` body."""
 
@@ -423,16 +373,6 @@ def _error_body(
     return {"errorMessages": list(messages), "errors": dict(errors or {})}
 
 
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(data).encode(),
-        content_type="application/json",
-        charset="utf-8",
-        headers=headers,
-    )
-
-
 def _fields_param(values: Iterable[str]) -> list[str]:
     out: list[str] = []
     for value in values:
@@ -441,8 +381,18 @@ def _fields_param(values: Iterable[str]) -> list[str]:
     return out
 
 
-class FakeJira:
-    """A fake Jira Cloud site. ``async with FakeJira(...) as jira`` starts it."""
+class FakeJira(SpecViolations, RetryFakeServer[Fault, RecordedRequest]):
+    """A fake Jira Cloud site. ``async with FakeJira(...) as jira`` starts it.
+
+    ``fail_next(status=...)`` answers with a Jira error body (429 adds ``Retry-After`` —
+    ``retry_after`` seconds, default 1 — and the ``X-RateLimit-*`` headers).
+    """
+
+    fault_type = Fault
+    record_type = RecordedRequest
+    malformed_body = '{"issues": [{"id": "100'
+    violations_are = "request(s)/response(s) drift from the Jira OpenAPI description"
+    undeclared = "status {} is not declared"
 
     def __init__(
         self,
@@ -459,9 +409,8 @@ class FakeJira:
         clock: Callable[[], datetime] | None = None,
         host: str = "127.0.0.1",
     ) -> None:
+        super().__init__(host)
         self.spec: OpenAPISpec | None = load_spec(spec) if isinstance(spec, str | Path) else spec
-        self.host = host
-        self.port = 0
         self.forbidden_status = forbidden_status
         self.project_page_cap = project_page_cap
         self.search_page_cap = search_page_cap
@@ -475,9 +424,7 @@ class FakeJira:
         self.attachments: dict[int, Attachment] = {}
         self.custom_fields: dict[str, CustomField] = {cf.id: cf for cf in custom_fields}
         self.required_fields: dict[str, set[str]] = {}  # project key → extra required ids
-        self.faults: list[Fault] = []
         self.violations: list[Violation] = []
-        self.requests: list[RecordedRequest] = []
 
         self._ids = itertools.count(10001)
         self._comment_ids = itertools.count(10100)
@@ -490,7 +437,6 @@ class FakeJira:
 
         self.app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024**2)
         self._routes()
-        self._runner: web.AppRunner | None = None
 
     # -- setup ----------------------------------------------------------------------------
 
@@ -545,66 +491,6 @@ class FakeJira:
         raw = f"{user.email}:{user.token}".encode()
         return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
-    def fail_next(
-        self,
-        status: int | None = None,
-        *,
-        retry_after: float | None = None,
-        times: int = 1,
-        malformed: bool = False,
-        delay: float | None = None,
-        reset: bool = False,
-        path: str | None = None,
-        method: str | None = None,
-        body: str | bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Fault:
-        """Queue a fault for the next ``times`` matching requests (``path`` is a prefix).
-
-        - ``status``: answer that status with a Jira error body (429 adds ``Retry-After``
-          — ``retry_after`` seconds, default 1 — and the ``X-RateLimit-*`` headers).
-        - ``malformed``: 200 (or ``status``) with ``Content-Type: application/json`` and a
-          body that is not JSON (``body`` overrides it).
-        - ``delay``: sleep that long first; alone it only slows the real answer down.
-        - ``reset``: close the connection without an answer.
-        """
-        if status is None and not (malformed or reset or delay):
-            raise ValueError("a fault needs status, malformed, delay or reset")
-        fault = Fault(
-            status=status,
-            retry_after=retry_after,
-            times=times,
-            malformed=malformed,
-            delay=delay or 0.0,
-            reset=reset,
-            path=path,
-            method=method,
-            body=body,
-            headers=dict(headers or {}),
-        )
-        self.faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
-    def assert_no_violations(self) -> None:
-        if self.violations:
-            lines = "\n  ".join(str(v) for v in self.violations)
-            raise AssertionError(
-                f"{len(self.violations)} request(s)/response(s) drift from the Jira "
-                f"OpenAPI description:\n  {lines}"
-            )
-
-    def calls(self, method: str | None = None, path: str | None = None) -> list[RecordedRequest]:
-        """Recorded requests, optionally filtered by method and path prefix."""
-        return [
-            r
-            for r in self.requests
-            if (method is None or r.method == method.upper())
-            and (path is None or r.path.startswith(path))
-        ]
-
     def seed_issue(
         self,
         project: str = "OPS",
@@ -647,39 +533,6 @@ class FakeJira:
             raise KeyError(id_or_key)
         return found
 
-    # -- lifecycle ------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeJira:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
     # -- plumbing -------------------------------------------------------------------------
 
     def _routes(self) -> None:
@@ -717,15 +570,9 @@ class FakeJira:
         r.add_post(f"{api}/search", self._gone)
         r.add_get("/secure/attachment/{id}/{filename}", self._media)
 
-    def _violation(self, request: web.Request, op: str | None, where: str, message: str) -> None:
-        self.violations.append(Violation(request.method, request.path, op, where, message))
-
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        record = RecordedRequest(
-            request.method, request.path, MultiDict(request.query), dict(request.headers)
-        )
-        self.requests.append(record)
+    async def _serve(
+        self, request: web.Request, handler: Handler, record: RecordedRequest
+    ) -> web.StreamResponse:
         api = request.path.startswith("/rest/")
         body: Any = None
         if api and request.body_exists and request.content_type == "application/json":
@@ -765,55 +612,14 @@ class FakeJira:
                         )
                     for problem in problems:
                         self._violation(request, op.operation_id, "request", problem)
-        response, faulted = await self._answer(request, handler, body, api)
-        record.status = response.status
-        if (
-            op is not None
-            and not gone
-            and self.spec is not None
-            and isinstance(response, web.Response)
-        ):
-            if response.content_type == "application/json" and response.body is not None:
-                assert isinstance(response.body, bytes)
-                try:
-                    payload = json.loads(response.body)
-                except ValueError:
-                    payload = _Unparsable
-                if payload is not _Unparsable and not faulted:
-                    for problem in self.spec.validate_response(
-                        op, response.status, response.content_type, payload
-                    ):
-                        self._violation(request, op.operation_id, "response", problem)
-            elif (
-                200 <= response.status < 300
-                and self.spec.declared_response(op, response.status) is None
-            ):
-                self._violation(
-                    request,
-                    op.operation_id,
-                    "response",
-                    f"status {response.status} is not declared",
-                )
+        faulted = await self._fault_answer(request)
+        if faulted is None:
+            response = await self._handle(request, handler, body, api)
+        else:
+            response = faulted
+        if op is not None and not gone:
+            self._check_response(request, op, response, faulted is not None)
         return response
-
-    async def _answer(
-        self, request: web.Request, handler: Handler, body: Any, api: bool
-    ) -> tuple[web.StreamResponse, bool]:
-        fault = next((f for f in self.faults if f.matches(request.method, request.path)), None)
-        if fault is not None:
-            fault.fired += 1
-            fault.times -= 1
-            if fault.times <= 0:
-                self.faults.remove(fault)
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.reset:
-                if request.transport is not None:
-                    request.transport.abort()
-                raise asyncio.CancelledError
-            if fault.status is not None or fault.malformed:
-                return self._fault_response(fault), True
-        return await self._handle(request, handler, body, api), False
 
     async def _handle(
         self, request: web.Request, handler: Handler, body: Any, api: bool
@@ -844,15 +650,7 @@ class FakeJira:
                 self._violation(request, None, "fake", "FakeJira does not implement this method")
             return _json(_error_body(["Method not allowed."]), 405)
 
-    def _fault_response(self, fault: Fault) -> web.Response:
-        headers = dict(fault.headers)
-        status = fault.status or 200
-        if fault.malformed:
-            body = fault.body if fault.body is not None else '{"issues": [{"id": "100'
-            raw = body.encode() if isinstance(body, str) else body
-            return web.Response(
-                status=status, body=raw, headers={**headers, "Content-Type": "application/json"}
-            )
+    def _fault_headers(self, fault: Fault, status: int, headers: dict[str, str]) -> None:
         retry = fault.retry_after
         if status == 429:
             retry = 1 if retry is None else retry
@@ -861,18 +659,16 @@ class FakeJira:
             headers.setdefault("X-RateLimit-Remaining", "0")
             headers.setdefault("X-RateLimit-Reset", reset_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
             headers.setdefault("RateLimit-Reason", "jira-burst-based")
+        if retry is not None:
+            headers.setdefault("Retry-After", seconds(retry))
+
+    def _fault_error(self, status: int, headers: dict[str, str]) -> web.Response:
+        if status == 429:
             message = "Rate limit exceeded."
         elif status >= 500:
             message = "Internal server error" if status == 500 else "Service Unavailable"
         else:
             message = f"Injected fault {status}."
-        if retry is not None:
-            headers.setdefault(
-                "Retry-After", str(int(retry)) if float(retry).is_integer() else str(retry)
-            )
-        if fault.body is not None:
-            raw = fault.body.encode() if isinstance(fault.body, str) else fault.body
-            return web.Response(status=status, body=raw, headers=headers)
         return _json(_error_body([message]), status, headers)
 
     def _authenticate(self, request: web.Request) -> User | None:

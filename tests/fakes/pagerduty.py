@@ -38,24 +38,24 @@ the description contradicts its own examples or descriptions). Problems are coll
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
-from multidict import MultiDict
 
+from .base import FakeServer, Handler, RecordedRequest, SpecViolations, Violation
+from .base import Fault as _Fault
+from .base import json_response as _json
 from .spec import OpenAPISpec
 
 __all__ = [
@@ -83,7 +83,6 @@ __all__ = [
     "with_errata",
 ]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _CALLER: ContextVar[ApiKey] = ContextVar("fake_pagerduty_caller")
 _BODY: ContextVar[Any] = ContextVar("fake_pagerduty_body")
 
@@ -472,53 +471,11 @@ class ApiKey:
 
 
 @dataclass
-class Fault:
+class Fault(_Fault):
     """One entry of the fault switch; see :meth:`FakePagerDuty.fail_next`."""
 
-    status: int | None = None
-    times: int = 1
-    malformed: bool = False
-    delay: float = 0.0
-    reset: bool = False
-    path: str | None = None
-    method: str | None = None
-    body: str | bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
     rate_headers: bool = True
     ratelimit_reset: int = 20
-    fired: int = 0
-
-    def matches(self, method: str, path: str) -> bool:
-        if self.method is not None and self.method.upper() != method:
-            return False
-        return self.path is None or path.startswith(self.path)
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: MultiDict[str]
-    headers: dict[str, str]
-    json: Any = None
-    status: int | None = None
-
-    def __str__(self) -> str:
-        qs = "&".join(f"{k}={v}" for k, v in self.query.items())
-        return f"{self.method} {self.path}{'?' + qs if qs else ''} -> {self.status}"
-
-
-@dataclass(frozen=True)
-class Violation:
-    method: str
-    path: str
-    operation: str | None
-    where: str  # "request" | "response" | "operation" | "fake"
-    message: str
-
-    def __str__(self) -> str:
-        op = f" ({self.operation})" if self.operation else ""
-        return f"{self.method} {self.path}{op} {self.where}: {self.message}"
 
 
 class PdError(Exception):
@@ -538,16 +495,6 @@ def _error_body(message: str, code: int, errors: list[str] | None = None) -> dic
     if errors is not None:
         error["errors"] = errors
     return {"error": error}
-
-
-def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(data).encode(),
-        content_type="application/json",
-        charset="utf-8",
-        headers=headers,
-    )
 
 
 def _invalid(*errors: str) -> PdError:
@@ -578,7 +525,7 @@ STATUSES = ("triggered", "acknowledged", "resolved")
 URGENCIES = ("high", "low")
 
 
-class FakePagerDuty:
+class FakePagerDuty(SpecViolations, FakeServer[Fault, RecordedRequest]):
     """A fake PagerDuty account. ``async with FakePagerDuty(...) as pd`` starts it.
 
     Defaults (``defaults=True``): users alice (admin), bob, carol; API keys
@@ -639,6 +586,11 @@ class FakePagerDuty:
       ``rate_window``-second window; over it → 429 2020 with ``ratelimit-*`` headers.
     """
 
+    fault_type = Fault
+    record_type = RecordedRequest
+    malformed_body = '{"incidents": [{"id": "Q00'
+    violations_are = "request(s)/response(s) drift from the PagerDuty OpenAPI description"
+
     def __init__(
         self,
         spec: OpenAPISpec | str | Path | None = None,
@@ -654,11 +606,10 @@ class FakePagerDuty:
         host: str = "127.0.0.1",
         html_base: str = "https://acme.pagerduty.test",
     ) -> None:
+        super().__init__(host)
         if isinstance(spec, str | Path):
             spec = load_pagerduty_spec(spec)
         self.spec: OpenAPISpec | None = with_errata(spec) if spec is not None else None
-        self.host = host
-        self.port = 0
         self.html_base = html_base.rstrip("/")
         self.note_status = note_status
         self.allow_reopen = allow_reopen
@@ -677,9 +628,7 @@ class FakePagerDuty:
         self.incidents: dict[str, Incident] = {}
         self.extra_oncalls: list[OnCall] = []
         self.api_keys: dict[tuple[str, str], ApiKey] = {}
-        self.faults: list[Fault] = []
         self.violations: list[Violation] = []
-        self.requests: list[RecordedRequest] = []
         self._windows: dict[str, tuple[datetime, int]] = {}
         self._seq: dict[str, itertools.count[int]] = {}
         self._numbers = itertools.count(1)
@@ -691,7 +640,6 @@ class FakePagerDuty:
 
         self.app = web.Application(middlewares=[self._middleware])
         self._routes()
-        self._runner: web.AppRunner | None = None
 
     def _seed_defaults(self) -> None:
         for email, name, role in DEFAULT_USERS:
@@ -995,76 +943,19 @@ class FakePagerDuty:
         - ``delay``: sleep first; alone it only slows the real answer down.
         - ``reset``: close the connection without an answer.
         """
-        if status is None and not (malformed or reset or delay):
-            raise ValueError("a fault needs status, malformed, delay or reset")
-        fault = Fault(
-            status=status,
+        return self._add_fault(
+            status,
             times=times,
             malformed=malformed,
-            delay=delay or 0.0,
+            delay=delay,
             reset=reset,
             path=path,
             method=method,
             body=body,
-            headers=dict(headers or {}),
+            headers=headers,
             rate_headers=rate_headers,
             ratelimit_reset=ratelimit_reset,
         )
-        self.faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
-    def assert_no_violations(self) -> None:
-        if self.violations:
-            lines = "\n  ".join(str(v) for v in self.violations)
-            raise AssertionError(
-                f"{len(self.violations)} request(s)/response(s) drift from the PagerDuty "
-                f"OpenAPI description:\n  {lines}"
-            )
-
-    def calls(self, method: str | None = None, path: str | None = None) -> list[RecordedRequest]:
-        """Recorded requests, optionally filtered by method and path prefix."""
-        return [
-            r
-            for r in self.requests
-            if (method is None or r.method == method.upper())
-            and (path is None or r.path.startswith(path))
-        ]
-
-    # -- lifecycle ------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakePagerDuty:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -1090,15 +981,9 @@ class FakePagerDuty:
         r.add_get("/incidents/{id}/notes", self._list_notes)
         r.add_post("/incidents/{id}/notes", self._create_note)
 
-    def _violation(self, request: web.Request, op: str | None, where: str, message: str) -> None:
-        self.violations.append(Violation(request.method, request.path, op, where, message))
-
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        record = RecordedRequest(
-            request.method, request.path, MultiDict(request.query), dict(request.headers)
-        )
-        self.requests.append(record)
+    async def _serve(
+        self, request: web.Request, handler: Handler, record: RecordedRequest
+    ) -> web.StreamResponse:
         body: Any = None
         if request.body_exists:
             raw = await request.read()
@@ -1141,47 +1026,14 @@ class FakePagerDuty:
                     problems.append(f"Accept asks for API version {version.group(1)}, not 2")
                 for problem in problems:
                     self._violation(request, op.operation_id, "request", problem)
-        response, faulted = await self._answer(request, handler, body)
-        record.status = response.status
-        if op is not None and self.spec is not None and isinstance(response, web.Response):
-            if response.content_type == "application/json" and response.body is not None:
-                assert isinstance(response.body, bytes)
-                try:
-                    payload = json.loads(response.body)
-                except ValueError:
-                    payload = _Unparsable
-                if payload is not _Unparsable and not faulted:
-                    for problem in self.spec.validate_response(
-                        op, response.status, response.content_type, payload
-                    ):
-                        self._violation(request, op.operation_id, "response", problem)
-            elif (
-                200 <= response.status < 300
-                and self.spec.declared_response(op, response.status) is None
-            ):
-                self._violation(
-                    request, op.operation_id, "response", f"status {response.status} undeclared"
-                )
+        faulted = await self._fault_answer(request)
+        if faulted is None:
+            response = await self._handle(request, handler, body)
+        else:
+            response = faulted
+        if op is not None:
+            self._check_response(request, op, response, faulted is not None)
         return response
-
-    async def _answer(
-        self, request: web.Request, handler: Handler, body: Any
-    ) -> tuple[web.StreamResponse, bool]:
-        fault = next((f for f in self.faults if f.matches(request.method, request.path)), None)
-        if fault is not None:
-            fault.fired += 1
-            fault.times -= 1
-            if fault.times <= 0:
-                self.faults.remove(fault)
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.reset:
-                if request.transport is not None:
-                    request.transport.abort()
-                raise asyncio.CancelledError
-            if fault.status is not None or fault.malformed:
-                return self._fault_response(fault), True
-        return await self._handle(request, handler, body), False
 
     async def _handle(self, request: web.Request, handler: Handler, body: Any) -> web.Response:
         caller = self._authenticate(request)
@@ -1236,18 +1088,12 @@ class FakePagerDuty:
         self.rate_limit, self.rate_window = limit, window
         self._windows.clear()
 
-    def _fault_response(self, fault: Fault) -> web.Response:
-        headers = dict(fault.headers)
-        status = fault.status or 200
-        if fault.malformed:
-            body = fault.body if fault.body is not None else '{"incidents": [{"id": "Q00'
-            raw = body.encode() if isinstance(body, str) else body
-            return web.Response(
-                status=status, body=raw, headers={**headers, "Content-Type": "application/json"}
-            )
+    def _fault_headers(self, fault: Fault, status: int, headers: dict[str, str]) -> None:
         if status == 429 and fault.rate_headers:
             for name, value in self._rate_headers(0, fault.ratelimit_reset).items():
                 headers.setdefault(name, value)
+
+    def _fault_error(self, status: int, headers: dict[str, str]) -> web.Response:
         known = {
             400: INVALID_INPUT,
             401: AUTH_FAILED,
@@ -1259,9 +1105,6 @@ class FakePagerDuty:
         message, code = known.get(status, (f"Injected fault {status}", 2000))
         if status in (502, 503, 504):
             message = "Service Unavailable"
-        if fault.body is not None:
-            raw = fault.body.encode() if isinstance(fault.body, str) else fault.body
-            return web.Response(status=status, body=raw, headers=headers)
         return _json(_error_body(message, code), status, headers)
 
     def _authenticate(self, request: web.Request) -> ApiKey | None:

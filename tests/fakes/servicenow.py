@@ -44,7 +44,6 @@ The conventions chosen where the references are silent are listed on :class:`Fak
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import itertools
@@ -52,18 +51,20 @@ import json
 import math
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from multidict import MultiDict
 
 from . import snquery
+from .base import Handler, RetryFakeServer, seconds
+from .base import RecordedRequest as _RecordedRequest
+from .base import RetryFault as Fault
+from .base import json_response as _json
 
 __all__ = [
     "DEFAULT_INCIDENT_STATES",
@@ -83,7 +84,6 @@ __all__ = [
     "sn_time",
 ]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Record = dict[str, str]
 
 NOT_FOUND = ("No Record found", "Record doesn't exist or ACL restricts the record retrieval")
@@ -302,28 +302,6 @@ class Ignored:
 
 
 @dataclass
-class Fault:
-    """One entry of the fault switch; see :meth:`FakeServiceNow.fail_next`."""
-
-    status: int | None = None
-    retry_after: float | None = None
-    times: int = 1
-    malformed: bool = False
-    delay: float = 0.0
-    reset: bool = False
-    path: str | None = None
-    method: str | None = None
-    body: str | bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    fired: int = 0
-
-    def matches(self, method: str, path: str) -> bool:
-        if self.method is not None and self.method.upper() != method:
-            return False
-        return self.path is None or path.startswith(self.path)
-
-
-@dataclass
 class RateLimit:
     limit: int
     window: float
@@ -333,20 +311,10 @@ class RateLimit:
 
 
 @dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: MultiDict[str]
-    headers: dict[str, str]
-    json: Any = None
+class RecordedRequest(_RecordedRequest):
     form: dict[str, str] | None = None
     body: bytes = b""
-    status: int | None = None
     user: str | None = None  # who it authenticated as
-
-    def __str__(self) -> str:
-        qs = "&".join(f"{k}={v}" for k, v in self.query.items())
-        return f"{self.method} {self.path}{'?' + qs if qs else ''} -> {self.status}"
 
 
 class SnError(Exception):
@@ -373,16 +341,6 @@ USER_KEY = web.RequestKey("servicenow_user", User)
 
 def _error_body(message: str, detail: str | None) -> dict[str, Any]:
     return {"error": {"message": message, "detail": detail}, "status": "failure"}
-
-
-def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(data).encode(),
-        content_type="application/json",
-        charset="utf-8",
-        headers=dict(headers or {}),
-    )
 
 
 def _flag(params: Mapping[str, str], name: str) -> bool:
@@ -414,7 +372,7 @@ DATE_FORMATS = {
 }
 
 
-class FakeServiceNow:
+class FakeServiceNow(RetryFakeServer[Fault, RecordedRequest]):
     """A fake ServiceNow instance. ``async with FakeServiceNow() as sn`` starts it.
 
     Conventions where the references are silent (check a plugin against these):
@@ -469,7 +427,14 @@ class FakeServiceNow:
       ...}`` (401 ``access_denied`` for bad client or user credentials, 400 for an
       unsupported grant); the Table API answers 401 with the ServiceNow body and
       ``WWW-Authenticate`` for a missing, wrong or expired credential.
+    - ``fail_next(status=...)`` answers with ServiceNow's error body (429 adds
+      ``Retry-After`` — ``retry_after`` seconds, default 1 — and
+      ``X-RateLimit-Limit/Reset/Rule``).
     """
+
+    fault_type = Fault
+    record_type = RecordedRequest
+    malformed_body = '{"result": [{"sys_id": "'
 
     def __init__(
         self,
@@ -483,8 +448,7 @@ class FakeServiceNow:
         clock: Callable[[], datetime] | None = None,
         host: str = "127.0.0.1",
     ) -> None:
-        self.host = host
-        self.port = 0
+        super().__init__(host)
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._skew = timedelta()
         self.token_lifetime = token_lifetime
@@ -503,9 +467,7 @@ class FakeServiceNow:
 
         self.acl_hidden: set[str] = set()
         self.ignored_fields: list[Ignored] = []
-        self.faults: list[Fault] = []
         self.rate_limit: RateLimit | None = None
-        self.requests: list[RecordedRequest] = []
 
         self._numbers: dict[str, itertools.count[int]] = {}
         self._created = sn_time(EPOCH)
@@ -525,7 +487,6 @@ class FakeServiceNow:
 
         self.app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024**2)
         self._routes()
-        self._runner: web.AppRunner | None = None
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -886,49 +847,6 @@ class FakeServiceNow:
     def bearer_header(self, user_name: str = "admin") -> dict[str, str]:
         return {"Authorization": "Bearer " + self.issue_token(user_name)}
 
-    def fail_next(
-        self,
-        status: int | None = None,
-        *,
-        retry_after: float | None = None,
-        times: int = 1,
-        malformed: bool = False,
-        delay: float | None = None,
-        reset: bool = False,
-        path: str | None = None,
-        method: str | None = None,
-        body: str | bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Fault:
-        """Queue a fault for the next ``times`` matching requests (``path`` is a prefix).
-
-        - ``status``: that status with ServiceNow's error body (429 adds ``Retry-After`` —
-          ``retry_after`` seconds, default 1 — and ``X-RateLimit-Limit/Reset/Rule``).
-        - ``malformed``: 200 (or ``status``) with a JSON content type and a body that is
-          not JSON (``body`` overrides it).
-        - ``delay``: sleep first; alone it only slows the real answer down.
-        - ``reset``: close the connection without an answer.
-        """
-        if status is None and not (malformed or reset or delay):
-            raise ValueError("a fault needs status, malformed, delay or reset")
-        fault = Fault(
-            status=status,
-            retry_after=retry_after,
-            times=times,
-            malformed=malformed,
-            delay=delay or 0.0,
-            reset=reset,
-            path=path,
-            method=method,
-            body=body,
-            headers=dict(headers or {}),
-        )
-        self.faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
     def set_rate_limit(self, limit: int, *, window: float = 3600.0) -> RateLimit:
         """A live rule: each user may make ``limit`` API requests per ``window`` seconds;
         beyond that 429 with Retry-After until the window ends (see :meth:`advance`)."""
@@ -937,15 +855,6 @@ class FakeServiceNow:
 
     def clear_rate_limit(self) -> None:
         self.rate_limit = None
-
-    def calls(self, method: str | None = None, path: str | None = None) -> list[RecordedRequest]:
-        """Recorded requests, optionally filtered by method and path prefix."""
-        return [
-            r
-            for r in self.requests
-            if (method is None or r.method == method.upper())
-            and (path is None or r.path.startswith(path))
-        ]
 
     def seed(
         self,
@@ -979,39 +888,6 @@ class FakeServiceNow:
     def ui_link(self, table: str, sys_id: str) -> str:
         """The record's form URL as an instance shows it (not served by the fake)."""
         return f"{self.url}/{table}.do?sys_id={sys_id}"
-
-    # -- lifecycle ------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeServiceNow:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- schema helpers -------------------------------------------------------------------
 
@@ -1630,12 +1506,9 @@ class FakeServiceNow:
             r.add_get(f"{prefix}/attachment/{{sys_id}}", self._attachment_meta)
             r.add_delete(f"{prefix}/attachment/{{sys_id}}", self._delete_attachment)
 
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        record = RecordedRequest(
-            request.method, request.path, MultiDict(request.query), dict(request.headers)
-        )
-        self.requests.append(record)
+    async def _serve(
+        self, request: web.Request, handler: Handler, record: RecordedRequest
+    ) -> web.StreamResponse:
         raw = await request.read() if request.body_exists else b""
         record.body = raw
         body: Any = None
@@ -1650,27 +1523,14 @@ class FakeServiceNow:
         request[BODY_KEY] = body
         request[FORM_KEY] = record.form or {}
         request[RAW_KEY] = raw
-        response = await self._answer(request, handler, record)
-        record.status = response.status
-        return response
+        return await self._answer(request, handler, record)
 
     async def _answer(
         self, request: web.Request, handler: Handler, record: RecordedRequest
     ) -> web.StreamResponse:
-        fault = next((f for f in self.faults if f.matches(request.method, request.path)), None)
-        if fault is not None:
-            fault.fired += 1
-            fault.times -= 1
-            if fault.times <= 0:
-                self.faults.remove(fault)
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.reset:
-                if request.transport is not None:
-                    request.transport.abort()
-                raise asyncio.CancelledError
-            if fault.status is not None or fault.malformed:
-                return self._fault_response(fault)
+        faulted = await self._fault_answer(request)
+        if faulted is not None:
+            return faulted
         api = request.path.startswith("/api/")
         limit_headers: dict[str, str] = {}
         if api:
@@ -1740,23 +1600,20 @@ class FakeServiceNow:
             ), headers
         return None, headers
 
-    def _fault_response(self, fault: Fault) -> web.Response:
-        headers = dict(fault.headers)
-        status = fault.status or 200
-        if fault.malformed:
-            body = fault.body if fault.body is not None else '{"result": [{"sys_id": "'
-            raw = body.encode() if isinstance(body, str) else body
-            return web.Response(
-                status=status, body=raw, headers={**headers, "Content-Type": "application/json"}
-            )
+    def _fault_headers(self, fault: Fault, status: int, headers: dict[str, str]) -> None:
         retry = fault.retry_after
-        detail: str | None = None
         if status == 429:
             retry = 1 if retry is None else retry
             reset_at = self.now() + timedelta(seconds=retry)
             headers.setdefault("X-RateLimit-Limit", "100")
             headers.setdefault("X-RateLimit-Reset", str(math.ceil(reset_at.timestamp())))
             headers.setdefault("X-RateLimit-Rule", _sys_id("rate:fault"))
+        if retry is not None:
+            headers.setdefault("Retry-After", seconds(retry))
+
+    def _fault_error(self, status: int, headers: dict[str, str]) -> web.Response:
+        detail: str | None = None
+        if status == 429:
             message, detail = RATE_LIMITED, RATE_DETAIL.format(100)
         elif status == 500:
             message = "Internal server error"
@@ -1770,13 +1627,6 @@ class FakeServiceNow:
             message, detail = NOT_FOUND
         else:
             message = f"Injected fault {status}"
-        if retry is not None:
-            headers.setdefault(
-                "Retry-After", str(int(retry)) if float(retry).is_integer() else str(retry)
-            )
-        if fault.body is not None:
-            raw = fault.body.encode() if isinstance(fault.body, str) else fault.body
-            return web.Response(status=status, body=raw, headers=headers)
         return _json(_error_body(message, detail), status, headers)
 
     @staticmethod

@@ -20,23 +20,25 @@ redirect, is recorded in ``violations`` (``assert_no_violations()``).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import itertools
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 from urllib.parse import unquote_plus
 
 from aiohttp import web
-from multidict import MultiDict
+
+from .base import Fault as _Fault
+from .base import Handler, RetryFakeServer, Violations
+from .base import RecordedRequest as _RecordedRequest
+from .base import json_response as _json
 
 __all__ = [
     "CUSTOM_FIELD_TYPES",
@@ -59,7 +61,6 @@ __all__ = [
     "torq_time",
 ]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _CLIENT: ContextVar[ApiClient] = ContextVar("fake_torq_client")
 _BODY: ContextVar[Any] = ContextVar("fake_torq_body")
 
@@ -199,40 +200,20 @@ class Entry:
 
 
 @dataclass
-class Fault:
+class Fault(_Fault):
     """One entry of the fault switch; see :meth:`FakeTorq.fail_next`."""
 
-    status: int | None = None
-    times: int = 1
-    retry_after: str | None = "1"
-    malformed: bool = False
-    delay: float = 0.0
-    reset: bool = False
-    path: str | None = None
-    method: str | None = None
-    body: str | bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    fired: int = 0
+    retry_after: str | None = "1"  # the Retry-After value; a number n is kept as f"{n:g}"
 
-    def matches(self, method: str, path: str) -> bool:
-        if self.method is not None and self.method.upper() != method:
-            return False
-        return self.path is None or path.startswith(self.path)
+    def __post_init__(self) -> None:
+        given: Any = self.retry_after
+        if isinstance(given, float | int):
+            self.retry_after = f"{given:g}"
 
 
 @dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: MultiDict[str]
-    headers: dict[str, str]
-    json: Any = None
+class RecordedRequest(_RecordedRequest):
     form: dict[str, str] | None = None
-    status: int | None = None
-
-    def __str__(self) -> str:
-        qs = "&".join(f"{k}={v}" for k, v in self.query.items())
-        return f"{self.method} {self.path}{'?' + qs if qs else ''} -> {self.status}"
 
 
 @dataclass(frozen=True)
@@ -256,16 +237,6 @@ class TorqError(Exception):
 
 def _error_body(status: int, message: str) -> dict[str, Any]:
     return {"code": GRPC_CODE.get(status, 2), "message": message, "details": []}
-
-
-def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(data).encode(),
-        content_type="application/json",
-        charset="utf-8",
-        headers=headers,
-    )
 
 
 def _email(value: Any, where: str) -> str:
@@ -297,7 +268,7 @@ def _page_size(raw: Any) -> int:
     return min(size or PAGE_DEFAULT, PAGE_MAX)
 
 
-class FakeTorq:
+class FakeTorq(Violations, RetryFakeServer[Fault, RecordedRequest]):
     """A fake Torq workspace. ``async with FakeTorq(...) as torq`` starts it.
 
     Default API client ``torq-client-id`` / ``torq-client-secret`` of user
@@ -359,7 +330,15 @@ class FakeTorq:
       to ``/login`` (following it is a violation).
     - Rate limit: over ``rate_limit`` requests per ``rate_window`` seconds per client →
       429 with ``Retry-After`` (seconds) and code 8.
+    - ``fail_next(status=...)`` answers with Torq's error body; 429 carries ``Retry-After:
+      retry_after`` (default 1; None: no header); 302 goes to ``/login``; ``body``
+      replaces the body (``""``: none).
     """
+
+    fault_type = Fault
+    record_type = RecordedRequest
+    malformed_body = '{"cases": [{"id": 1'
+    violations_are = "request(s) off the Torq API"
 
     def __init__(
         self,
@@ -373,7 +352,7 @@ class FakeTorq:
         clock: Callable[[], datetime] | None = None,
         host: str = "127.0.0.1",
     ) -> None:
-        self.host, self.port = host, 0
+        super().__init__(host)
         self.prefix = "/" + prefix.strip("/")
         self.token_lifetime = token_lifetime
         self.rate_limit, self.rate_window = rate_limit, rate_window
@@ -386,16 +365,13 @@ class FakeTorq:
         """Tokens granted through POST /v1/auth/token."""
         self.cases: dict[int, Case] = {}
         self.entries: dict[int, list[Entry]] = {}
-        self.faults: list[Fault] = []
         self.violations: list[Violation] = []
-        self.requests: list[RecordedRequest] = []
         self._windows: dict[str, tuple[float, int]] = {}
         self._ids = itertools.count(1)
         for client in clients or [ApiClient(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)]:
             self.clients[client.client_id] = client
         self.app = web.Application(middlewares=[self._middleware])
         self._routes()
-        self._runner: web.AppRunner | None = None
 
     # -- test helpers ---------------------------------------------------------------------
 
@@ -457,100 +433,11 @@ class FakeTorq:
     def timeline(self, case_id: int | str) -> list[Entry]:
         return self.entries[self.case(case_id).id]
 
-    def fail_next(
-        self,
-        status: int | None = None,
-        *,
-        times: int = 1,
-        retry_after: float | str | None = 1,
-        malformed: bool = False,
-        delay: float | None = None,
-        reset: bool = False,
-        path: str | None = None,
-        method: str | None = None,
-        body: str | bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Fault:
-        """Queue a fault for the next ``times`` matching API requests (``path``: a prefix).
-
-        - ``status``: answer it with Torq's error body; 429 carries ``Retry-After:
-          retry_after`` (None: no header); 302 goes to ``/login``; ``body`` replaces the
-          body (``""``: none).
-        - ``malformed``: 200 (or ``status``) with a JSON content type and a broken body.
-        - ``delay``: sleep first; alone it only slows the real answer down.
-        - ``reset``: close the connection without an answer.
-        """
-        if status is None and not (malformed or reset or delay):
-            raise ValueError("a fault needs status, malformed, delay or reset")
-        fault = Fault(
-            status=status,
-            times=times,
-            retry_after=None
-            if retry_after is None
-            else f"{retry_after:g}"
-            if isinstance(retry_after, float | int)
-            else retry_after,
-            malformed=malformed,
-            delay=delay or 0.0,
-            reset=reset,
-            path=path,
-            method=method,
-            body=body,
-            headers=dict(headers or {}),
-        )
-        self.faults.append(fault)
-        return fault
-
-    def assert_no_violations(self) -> None:
-        if self.violations:
-            lines = "\n  ".join(str(v) for v in self.violations)
-            raise AssertionError(f"{len(self.violations)} request(s) off the Torq API:\n  {lines}")
-
-    def calls(self, method: str | None = None, path: str | None = None) -> list[RecordedRequest]:
-        """Recorded requests, optionally filtered by method and path prefix."""
-        return [
-            r
-            for r in self.requests
-            if (method is None or r.method == method.upper())
-            and (path is None or r.path.startswith(path))
-        ]
-
     # -- lifecycle ------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def token_url(self) -> str:
         return f"{self.url}/v1/auth/token"
-
-    async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeTorq:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -570,12 +457,9 @@ class FakeTorq:
     def _violation(self, request: web.Request, message: str) -> None:
         self.violations.append(Violation(request.method, request.path, message))
 
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        record = RecordedRequest(
-            request.method, request.path, MultiDict(request.query), dict(request.headers)
-        )
-        self.requests.append(record)
+    async def _serve(
+        self, request: web.Request, handler: Handler, record: RecordedRequest
+    ) -> web.StreamResponse:
         raw = await request.read() if request.body_exists else b""
         if request.content_type == "application/json" and raw:
             try:
@@ -585,25 +469,12 @@ class FakeTorq:
         elif request.content_type == "application/x-www-form-urlencoded":
             form = await request.post()
             record.form = {k: str(v) for k, v in form.items()}
-        response = await self._answer(request, handler, raw)
-        record.status = response.status
-        return response
+        return await self._answer(request, handler, raw)
 
     async def _answer(self, request: web.Request, handler: Handler, raw: bytes) -> web.Response:
-        fault = next((f for f in self.faults if f.matches(request.method, request.path)), None)
-        if fault is not None:
-            fault.fired += 1
-            fault.times -= 1
-            if fault.times <= 0:
-                self.faults.remove(fault)
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.reset:
-                if request.transport is not None:
-                    request.transport.abort()
-                raise asyncio.CancelledError
-            if fault.status is not None or fault.malformed:
-                return self._fault_response(fault)
+        faulted = await self._fault_answer(request)
+        if faulted is not None:
+            return faulted
         failure = request.match_info.http_exception
         if failure is not None:
             self._violation(request, f"FakeTorq has no such operation ({failure.status})")
@@ -660,22 +531,13 @@ class FakeTorq:
             )
         self._windows[client.client_id] = (started, used + 1)
 
-    def _fault_response(self, fault: Fault) -> web.Response:
-        headers = dict(fault.headers)
-        status = fault.status or 200
-        if fault.malformed:
-            body = fault.body if fault.body is not None else '{"cases": [{"id": 1'
-            raw = body.encode() if isinstance(body, str) else body
-            return web.Response(
-                status=status, body=raw, headers={**headers, "Content-Type": "application/json"}
-            )
+    def _fault_headers(self, fault: Fault, status: int, headers: dict[str, str]) -> None:
         if status == 429 and fault.retry_after is not None:
             headers.setdefault("Retry-After", fault.retry_after)
         if status == 302:
             headers.setdefault("Location", "/login")
-        if fault.body is not None:
-            raw = fault.body.encode() if isinstance(fault.body, str) else fault.body
-            return web.Response(status=status, body=raw, headers=headers)
+
+    def _fault_error(self, status: int, headers: dict[str, str]) -> web.Response:
         messages = {
             302: "the bearer token expired",
             401: "the bearer token is not valid",

@@ -38,26 +38,25 @@ on :class:`FakeZendesk`.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
 import itertools
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from multidict import MultiDict
 
+from .base import Handler, RecordedRequest, RetryFakeServer, RetryFault, SpecViolations, Violation
+from .base import json_response as _json
 from .spec import OpenAPISpec, read_document
 
 __all__ = [
@@ -77,7 +76,6 @@ __all__ = [
     "zd_time",
 ]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _CALLER: ContextVar[Caller] = ContextVar("fake_zendesk_caller")
 _BODY: ContextVar[Any] = ContextVar("fake_zendesk_body")
 
@@ -381,52 +379,10 @@ class Caller:
 
 
 @dataclass
-class Fault:
+class Fault(RetryFault):
     """One entry of the fault switch; see :meth:`FakeZendesk.fail_next`."""
 
-    status: int | None = None
-    times: int = 1
     retry_after: float | None = 1
-    malformed: bool = False
-    delay: float = 0.0
-    reset: bool = False
-    path: str | None = None
-    method: str | None = None
-    body: str | bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    fired: int = 0
-
-    def matches(self, method: str, path: str) -> bool:
-        if self.method is not None and self.method.upper() != method:
-            return False
-        return self.path is None or path.startswith(self.path)
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: MultiDict[str]
-    headers: dict[str, str]
-    json: Any = None
-    status: int | None = None
-
-    def __str__(self) -> str:
-        qs = "&".join(f"{k}={v}" for k, v in self.query.items())
-        return f"{self.method} {self.path}{'?' + qs if qs else ''} -> {self.status}"
-
-
-@dataclass(frozen=True)
-class Violation:
-    method: str
-    path: str
-    operation: str | None
-    where: str  # "request" | "response" | "operation" | "fake"
-    message: str
-
-    def __str__(self) -> str:
-        op = f" ({self.operation})" if self.operation else ""
-        return f"{self.method} {self.path}{op} {self.where}: {self.message}"
 
 
 class ZdError(Exception):
@@ -455,16 +411,6 @@ def _invalid(**details: str) -> ZdError:
 
 def _bad_request(description: str, error: str = "InvalidParameter") -> ZdError:
     return ZdError(400, {"error": error, "description": description})
-
-
-def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(data).encode(),
-        content_type="application/json",
-        charset="utf-8",
-        headers=headers,
-    )
 
 
 class _UnparsableType:
@@ -522,7 +468,7 @@ def parse_search(query: str) -> list[Term]:
         pos = match.end()
 
 
-class FakeZendesk:
+class FakeZendesk(SpecViolations, RetryFakeServer[Fault, RecordedRequest]):
     """A fake Zendesk Support account. ``async with FakeZendesk(...) as zd`` starts it.
 
     Defaults (``defaults=True``): users alice@example.com (admin), bob@example.com (agent),
@@ -588,7 +534,14 @@ class FakeZendesk:
     - Rate limit: ``rate_limit`` requests per ``rate_window`` seconds for the account;
       over it → 429 with ``Retry-After`` (seconds to the window's end). A read-only OAuth
       token writing → 403. An end user's credentials → 403 on every ticket endpoint.
+    - ``fail_next(status=...)`` answers with Zendesk's error body for that status; a 429
+      carries ``Retry-After: retry_after`` (default 1; None: no header).
     """
+
+    fault_type = Fault
+    record_type = RecordedRequest
+    malformed_body = '{"ticket": {"id": 1'
+    violations_are = "request(s)/response(s) drift from the Zendesk OpenAPI description"
 
     def __init__(
         self,
@@ -603,11 +556,10 @@ class FakeZendesk:
         clock: Callable[[], datetime] | None = None,
         host: str = "127.0.0.1",
     ) -> None:
+        super().__init__(host)
         if isinstance(spec, str | Path):
             spec = load_zendesk_spec(spec)
         self.spec: OpenAPISpec | None = with_errata(spec) if spec is not None else None
-        self.host = host
-        self.port = 0
         self.rate_limit = rate_limit
         self.rate_window = rate_window
         self.search_lag = search_lag
@@ -622,9 +574,7 @@ class FakeZendesk:
         self.tickets: dict[int, Ticket] = {}
         self.api_tokens: set[str] = set()
         self.oauth_tokens: dict[str, tuple[int, frozenset[str]]] = {}
-        self.faults: list[Fault] = []
         self.violations: list[Violation] = []
-        self.requests: list[RecordedRequest] = []
         self._window: tuple[datetime, int] | None = None
         self._ids = {
             kind: itertools.count(start)
@@ -640,7 +590,6 @@ class FakeZendesk:
             self._seed_defaults()
         self.app = web.Application(middlewares=[self._middleware])
         self._routes()
-        self._runner: web.AppRunner | None = None
 
     def _seed_defaults(self) -> None:
         support = self.add_group("Support")
@@ -740,102 +689,9 @@ class FakeZendesk:
         raw = base64.b64encode(f"{email}/token:{token}".encode()).decode()
         return {"Authorization": f"Basic {raw}", "Accept": "application/json"}
 
-    def fail_next(
-        self,
-        status: int | None = None,
-        *,
-        times: int = 1,
-        retry_after: float | None = 1,
-        malformed: bool = False,
-        delay: float | None = None,
-        reset: bool = False,
-        path: str | None = None,
-        method: str | None = None,
-        body: str | bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Fault:
-        """Queue a fault for the next ``times`` matching requests (``path`` is a prefix).
-
-        - ``status``: answer it with Zendesk's error body for that status; a 429 carries
-          ``Retry-After: retry_after`` (None: no header); ``body`` replaces the body.
-        - ``malformed``: 200 (or ``status``) with a JSON content type and a body that is
-          not JSON.
-        - ``delay``: sleep first; alone it only slows the real answer down.
-        - ``reset``: close the connection without an answer.
-        """
-        if status is None and not (malformed or reset or delay):
-            raise ValueError("a fault needs status, malformed, delay or reset")
-        fault = Fault(
-            status=status,
-            times=times,
-            retry_after=retry_after,
-            malformed=malformed,
-            delay=delay or 0.0,
-            reset=reset,
-            path=path,
-            method=method,
-            body=body,
-            headers=dict(headers or {}),
-        )
-        self.faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
     def set_rate_limit(self, limit: int, *, window: float = 60.0) -> None:
         self.rate_limit, self.rate_window = limit, window
         self._window = None
-
-    def assert_no_violations(self) -> None:
-        if self.violations:
-            lines = "\n  ".join(str(v) for v in self.violations)
-            raise AssertionError(
-                f"{len(self.violations)} request(s)/response(s) drift from the Zendesk "
-                f"OpenAPI description:\n  {lines}"
-            )
-
-    def calls(self, method: str | None = None, path: str | None = None) -> list[RecordedRequest]:
-        """Recorded requests, optionally filtered by method and path prefix."""
-        return [
-            r
-            for r in self.requests
-            if (method is None or r.method == method.upper())
-            and (path is None or r.path.startswith(path))
-        ]
-
-    # -- lifecycle ------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeZendesk:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -857,15 +713,9 @@ class FakeZendesk:
             r.add_route(method, path, handler)
             r.add_route(method, path + ".json", handler)
 
-    def _violation(self, request: web.Request, op: str | None, where: str, message: str) -> None:
-        self.violations.append(Violation(request.method, request.path, op, where, message))
-
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        record = RecordedRequest(
-            request.method, request.path, MultiDict(request.query), dict(request.headers)
-        )
-        self.requests.append(record)
+    async def _serve(
+        self, request: web.Request, handler: Handler, record: RecordedRequest
+    ) -> web.StreamResponse:
         body: Any = None
         if request.body_exists:
             raw = await request.read()
@@ -898,46 +748,14 @@ class FakeZendesk:
                 )
                 for problem in problems:
                     self._violation(request, op.operation_id, "request", problem)
-        response, faulted = await self._answer(request, handler, body)
-        record.status = response.status
-        if op is not None and self.spec is not None and isinstance(response, web.Response):
-            if response.content_type == "application/json" and isinstance(response.body, bytes):
-                try:
-                    payload = json.loads(response.body)
-                except ValueError:
-                    payload = _Unparsable
-                if payload is not _Unparsable and not faulted:
-                    for problem in self.spec.validate_response(
-                        op, response.status, response.content_type, payload
-                    ):
-                        self._violation(request, op.operation_id, "response", problem)
-            elif (
-                200 <= response.status < 300
-                and self.spec.declared_response(op, response.status) is None
-            ):
-                self._violation(
-                    request, op.operation_id, "response", f"status {response.status} undeclared"
-                )
+        faulted = await self._fault_answer(request)
+        if faulted is None:
+            response = await self._handle(request, handler, body)
+        else:
+            response = faulted
+        if op is not None:
+            self._check_response(request, op, response, faulted is not None)
         return response
-
-    async def _answer(
-        self, request: web.Request, handler: Handler, body: Any
-    ) -> tuple[web.StreamResponse, bool]:
-        fault = next((f for f in self.faults if f.matches(request.method, request.path)), None)
-        if fault is not None:
-            fault.fired += 1
-            fault.times -= 1
-            if fault.times <= 0:
-                self.faults.remove(fault)
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.reset:
-                if request.transport is not None:
-                    request.transport.abort()
-                raise asyncio.CancelledError
-            if fault.status is not None or fault.malformed:
-                return self._fault_response(fault), True
-        return await self._handle(request, handler, body), False
 
     async def _handle(self, request: web.Request, handler: Handler, body: Any) -> web.Response:
         caller = self._authenticate(request)
@@ -984,19 +802,13 @@ class FakeZendesk:
     def _rate_headers(self, remaining: int) -> dict[str, str]:
         return {"X-Rate-Limit": str(self.rate_limit), "X-Rate-Limit-Remaining": str(remaining)}
 
-    def _fault_response(self, fault: Fault) -> web.Response:
-        headers = dict(fault.headers)
-        status = fault.status or 200
-        if fault.malformed:
-            body = fault.body if fault.body is not None else '{"ticket": {"id": 1'
-            raw = body.encode() if isinstance(body, str) else body
-            return web.Response(
-                status=status, body=raw, headers={**headers, "Content-Type": "application/json"}
-            )
+    def _fault_headers(self, fault: Fault, status: int, headers: dict[str, str]) -> None:
         if status == 429:
             headers.update(self._rate_headers(0))
             if fault.retry_after is not None:
                 headers.setdefault("Retry-After", f"{fault.retry_after:g}")
+
+    def _fault_error(self, status: int, headers: dict[str, str]) -> web.Response:
         known: dict[int, dict[str, Any]] = {
             400: {"error": "InvalidParameter", "description": "Invalid request"},
             401: AUTH_FAILED,
@@ -1007,9 +819,6 @@ class FakeZendesk:
             500: {"error": "InternalError", "description": "Something went wrong"},
             503: {"error": "unavailable", "description": "Service temporarily unavailable"},
         }
-        if fault.body is not None:
-            raw = fault.body.encode() if isinstance(fault.body, str) else fault.body
-            return web.Response(status=status, body=raw, headers=headers)
         payload = known.get(status, {"error": f"Injected fault {status}"})
         return _json(payload, status, headers)
 
