@@ -161,3 +161,20 @@ def test_registry_derives_operators_from_overrides() -> None:
     assert operators_of(registry.providers["ticketing_test"]) == ("list_projects", "get_ticket")
     with pytest.raises(TypeError):
         registry.providers["x"] = Some  # type: ignore[index]
+
+
+def test_priority_ranges_mean_the_same_on_every_provider() -> None:
+    from ticketing_grpc.priorities import BY_URGENCY
+    from ticketing_grpc.query import Op
+
+    ranges = {Op.GT, Op.GTE, Op.LT, Op.LTE}
+    checked = []
+    for provider_id, cls in default_registry().providers.items():
+        for operator, schema in cls.filter_schemas.items():
+            spec = schema.fields.get("priority")
+            if spec is not None and (spec.ops & ranges or spec.orderable):
+                assert spec.enum_values == BY_URGENCY, (provider_id, operator)
+                checked.append(provider_id)
+    assert {"ticketing_mock_ticketing", "ticketing_servicenow", "ticketing_freshdesk"} <= set(
+        checked
+    )

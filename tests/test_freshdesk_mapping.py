@@ -380,7 +380,7 @@ def test_update_body_skips_what_does_not_change() -> None:
         (("status[not in]2,4",), "(status:<1 OR status:3 OR status:>5)"),
         (("priority=HIGH",), "priority:3"),
         (("priority[in]URGENT,CRITICAL",), "priority:4"),
-        (("priority[lte]HIGH",), "(priority:3 OR priority:4)"),
+        (("priority[lte]HIGH",), "(priority:1 OR priority:2 OR priority:3)"),
         (("priority[neq]LOW",), "(priority:2 OR priority:3 OR priority:4)"),
         (("project=156",), "group_id:156"),
         (("project[in]1,",), "group_id:1"),
@@ -416,8 +416,8 @@ def test_filters_become_a_filter_query(filters: tuple[str, ...], query: str) -> 
 
 
 def test_a_filter_nothing_can_match_sends_nothing() -> None:
-    assert search("priority[gt]PLANNING").empty
-    assert search("priority[lt]URGENT", "status=Open").empty
+    assert search("priority[lt]PLANNING").empty
+    assert search("priority[gt]URGENT", "status=Open").empty
     assert search("id=abc").empty
 
 
@@ -785,5 +785,5 @@ async def test_ids_are_fetched_one_by_one() -> None:
 
 async def test_a_query_that_matches_nothing_sends_nothing() -> None:
     instance, _ = provider(never)
-    query = parse_query(["priority[gt]PLANNING"], [], instance.filter_schema("query_tickets"))
+    query = parse_query(["priority[lt]PLANNING"], [], instance.filter_schema("query_tickets"))
     assert await collect(instance.query_tickets(query, Page())) == []

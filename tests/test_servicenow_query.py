@@ -153,11 +153,12 @@ def test_without_choices_a_label_is_sent_as_is() -> None:
         (("priority[not in]HIGH,LOW",), "priorityNOT IN2,4^ORpriorityISEMPTY"),
         (("priority[neq]URGENT",), ""),
         # Ordering follows the Priority enum (URGENT first, PLANNING last).
-        (("priority[gt]HIGH",), "priorityIN3,4,5"),
-        (("priority[lte]HIGH",), "priorityIN1,2"),
-        (("priority[gte]MEDIUM",), "priorityIN3,4,5"),
-        (("priority[lt]CRITICAL",), NOTHING),
-        (("priority[gt]LOW",), "priority=5"),
+        (("priority[gt]HIGH",), "priority=1"),
+        (("priority[lte]HIGH",), "priorityIN2,3,4,5"),
+        (("priority[gte]MEDIUM",), "priorityIN1,2"),
+        (("priority[lt]CRITICAL",), "priorityIN2,3,4,5"),
+        (("priority[gt]URGENT",), NOTHING),
+        (("priority[gt]LOW",), "priorityIN1,2,3"),
     ],
 )
 def test_priority(filters: tuple[str, ...], expected: str) -> None:

@@ -120,6 +120,20 @@ def jira_priority_name(priority: int, overrides: Mapping[str, int] | None = None
     return PRIORITY_TO_JIRA_NAME.get(priority)
 
 
+BY_URGENCY: tuple[str, ...] = (
+    "PLANNING",
+    "LOW",
+    "MODERATE",
+    "MEDIUM",
+    "HIGH",
+    "CRITICAL",
+    "URGENT",
+)
+"""Priority names from least to most urgent: the one order every provider uses
+for `priority[gt|gte|lt|lte]` filters and for ordering by priority, so
+`priority[gte]HIGH` means HIGH, CRITICAL or URGENT everywhere."""
+
+
 # --- ServiceNow --------------------------------------------------------------
 
 SERVICENOW_CODE_TO_PRIORITY: Mapping[str, int] = MappingProxyType(

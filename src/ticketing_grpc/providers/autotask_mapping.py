@@ -63,6 +63,7 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from ticketing.v1 import ticket_pb2
 
 from ..errors import InvalidArgument
+from ..priorities import BY_URGENCY
 from ..query import (
     parse_datetime,
 )
@@ -109,7 +110,7 @@ PRIORITY_TO_LABEL: Mapping[int, str] = MappingProxyType(
         P.PLANNING: "Low",
     }
 )
-PRIORITY_ORDER = ("PLANNING", "LOW", "MODERATE", "MEDIUM", "HIGH", "CRITICAL", "URGENT")
+PRIORITY_ORDER = BY_URGENCY
 """Least to most pressing: what gt/gte/lt/lte on priority compare (the order the
 README gives for the mock provider)."""
 DEFAULT_LABELS = {"status": "New", "priority": "Medium"}

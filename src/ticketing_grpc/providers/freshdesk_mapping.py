@@ -123,6 +123,7 @@ from yarl import URL
 
 from ..errors import InvalidArgument
 from ..matching import apply, matches
+from ..priorities import BY_URGENCY
 from ..query import Condition, FieldSpec, FieldType, Op, Query, QuerySchema, SortKey, parse_datetime
 from ..query import field as spec
 from .http_errors import body_excerpt
@@ -148,7 +149,7 @@ _TO_FD: Mapping[int, int] = MappingProxyType(
         for p in map(ticket_pb2.Priority.Value, names.split())
     }
 )
-PRIORITY_NAMES: tuple[str, ...] = tuple(ticket_pb2.Priority.keys()[1:])
+PRIORITY_NAMES: tuple[str, ...] = BY_URGENCY
 FD_PRIORITIES = (1, 2, 3, 4)
 
 MAX_QUERY = 512

@@ -16,13 +16,13 @@ from types import MappingProxyType
 
 from ticketing.v1 import ticket_pb2
 
-from ..priorities import jira_priority_name
+from ..priorities import BY_URGENCY, jira_priority_name
 from ..query import Condition, FieldType, Op, Query, QuerySchema, Value, field
 
 EQUALITY = frozenset({Op.EQ, Op.NEQ, Op.IN, Op.NOT_IN})
 TEXT = frozenset({Op.LIKE, Op.NOT_LIKE})
 RANGE = frozenset({Op.EQ, Op.NEQ, Op.GT, Op.GTE, Op.LT, Op.LTE})
-PRIORITY_NAMES = tuple(ticket_pb2.Priority.keys()[1:])
+PRIORITY_NAMES = BY_URGENCY
 
 JQL_FIELDS: Mapping[str, str] = MappingProxyType(
     {

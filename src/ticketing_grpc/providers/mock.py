@@ -19,12 +19,12 @@ from ticketing.v1 import events_pb2, ticket_pb2
 from ..errors import InvalidArgument, NotFound
 from ..events.sink import NewEvent
 from ..matching import apply, sort_key
+from ..priorities import BY_URGENCY
 from ..query import FieldSpec, FieldType, Op, Query, QuerySchema, field
 from .base import Cursor, Page, Provider
 
 TICKET, COMMENT, NOTE = "ticket", "comment", "note"
-PRIORITY_ORDER = ("PLANNING", "LOW", "MODERATE", "MEDIUM", "HIGH", "CRITICAL", "URGENT")
-"""Least to most urgent, so `priority[gte]HIGH` means HIGH, CRITICAL or URGENT."""
+PRIORITY_ORDER = BY_URGENCY
 
 TICKET_SCHEMA = QuerySchema.of(
     *(

@@ -46,7 +46,7 @@ from types import MappingProxyType
 from ticketing.v1 import ticket_pb2
 
 from ..errors import InvalidArgument
-from ..priorities import servicenow_priority
+from ..priorities import BY_URGENCY, servicenow_priority
 from ..query import (
     LIKE_OPS,
     LIST_OPS,
@@ -70,7 +70,7 @@ from .servicenow_mapping import (
 EQUALITY = frozenset({Op.EQ, Op.NEQ, Op.IN, Op.NOT_IN})
 RANGE = frozenset({Op.EQ, Op.NEQ, Op.GT, Op.GTE, Op.LT, Op.LTE})
 TEXT = EQUALITY | LIKE_OPS
-PRIORITY_NAMES: tuple[str, ...] = tuple(ticket_pb2.Priority.keys()[1:])
+PRIORITY_NAMES: tuple[str, ...] = BY_URGENCY
 PRIORITY_CODES = ("1", "2", "3", "4", "5")
 NEVER_EMPTY = frozenset({"sys_id", "sys_created_on", "sys_updated_on"})
 """Columns every record has a value in (no `^OR...ISEMPTY` needed)."""

@@ -118,6 +118,7 @@ from ticketing.v1 import ticket_pb2
 
 from ..errors import InvalidArgument, NotFound
 from ..matching import matches
+from ..priorities import BY_URGENCY
 from ..query import (
     Condition,
     FieldSpec,
@@ -185,7 +186,7 @@ _PRIORITY_BY_SEVERITY: Mapping[str, int] = MappingProxyType(
         "informational": ticket_pb2.PLANNING,
     }
 )
-_PRIORITY_NAMES = tuple(ticket_pb2.Priority.keys()[1:])
+_PRIORITY_NAMES = BY_URGENCY
 _SEVERITY_BY_NAME: Mapping[str, str] = MappingProxyType(
     {ticket_pb2.Priority.Name(p): s for s, p in _PRIORITY_BY_SEVERITY.items()}  # type: ignore[arg-type]
 )

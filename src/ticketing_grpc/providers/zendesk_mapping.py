@@ -81,6 +81,7 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from ticketing.v1 import ticket_pb2
 
 from ..errors import InvalidArgument
+from ..priorities import BY_URGENCY
 from ..query import parse_datetime
 from .http_errors import body_excerpt
 
@@ -110,7 +111,7 @@ __all__ = [
 
 STATUSES: tuple[str, ...] = ("new", "open", "pending", "hold", "solved", "closed")
 TYPES: tuple[str, ...] = ("problem", "incident", "question", "task")
-PRIORITY_NAMES: tuple[str, ...] = tuple(ticket_pb2.Priority.keys()[1:])
+PRIORITY_NAMES: tuple[str, ...] = BY_URGENCY
 
 _PRIORITY_BY_NAME: Mapping[str, int] = MappingProxyType(
     {
