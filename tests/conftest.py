@@ -7,6 +7,7 @@ import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -87,6 +88,13 @@ class Client:
 async def admin(server: Server) -> AsyncIterator[Client]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
         yield Client(channel, ADMIN_TOKEN)
+
+
+async def rpc_error(call: Any) -> grpc.aio.AioRpcError:
+    """The error a unary call (or `stream.read()`) fails with; the test fails if it succeeds."""
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await call
+    return info.value
 
 
 async def create_integration(

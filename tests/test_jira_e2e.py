@@ -17,7 +17,7 @@ from grpc_status import rpc_status
 from ticketing.v1 import integrations_pb2, ticket_pb2, ticketing_pb2
 
 from .conformance import TicketingConformance
-from .conftest import Client, create_integration
+from .conftest import Client, create_integration, rpc_error
 from .fakes.jira import FakeJira
 
 Req = ticketing_pb2
@@ -77,12 +77,6 @@ async def create(client: Client, **fields: Any) -> ticket_pb2.Ticket:
     return await client.ticketing.CreateTicket(
         Req.CreateTicketRequest(ticket=ticket), metadata=client.metadata
     )
-
-
-async def rpc_error(call: Any) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await call
-    return info.value
 
 
 def error_info(error: grpc.aio.AioRpcError) -> tuple[error_details_pb2.ErrorInfo, float | None]:

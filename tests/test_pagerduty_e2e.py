@@ -10,7 +10,7 @@ from google.protobuf import field_mask_pb2
 from ticketing.v1 import integrations_pb2, ticket_pb2, ticketing_pb2
 
 from .conformance import TicketingConformance
-from .conftest import Client, create_integration
+from .conftest import Client, create_integration, rpc_error
 from .fakes.pagerduty import FakePagerDuty
 
 Req = ticketing_pb2
@@ -59,12 +59,6 @@ async def create(client: Client, **fields: Any) -> ticket_pb2.Ticket:
     return await client.ticketing.CreateTicket(
         Req.CreateTicketRequest(ticket=ticket_pb2.Ticket(**fields)), metadata=client.metadata
     )
-
-
-async def rpc_error(call: Any) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await call
-    return info.value
 
 
 async def test_incident_create_sends_from_and_maps_priority(

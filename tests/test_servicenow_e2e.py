@@ -11,7 +11,7 @@ from google.protobuf import field_mask_pb2
 from ticketing.v1 import integrations_pb2, ticket_pb2, ticketing_pb2
 
 from .conformance import TicketingConformance
-from .conftest import Client, create_integration
+from .conftest import Client, create_integration, rpc_error
 from .fakes.servicenow import FakeServiceNow
 
 Req = ticketing_pb2
@@ -95,12 +95,6 @@ async def create(client: Client, **fields: Any) -> ticket_pb2.Ticket:
     return await client.ticketing.CreateTicket(
         Req.CreateTicketRequest(ticket=ticket), metadata=client.metadata
     )
-
-
-async def rpc_error(call: Any) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await call
-    return info.value
 
 
 async def test_create_maps_fields_and_reads_dates_from_values(

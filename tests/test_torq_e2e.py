@@ -20,7 +20,7 @@ from ticketing_grpc.providers.torq import TorqProvider
 from ticketing_grpc.server import start
 
 from .conformance import TicketingConformance
-from .conftest import ADMIN_TOKEN, Client, create_integration, settings_for
+from .conftest import ADMIN_TOKEN, Client, create_integration, rpc_error, settings_for
 from .fakes.torq import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USER, FakeTorq
 
 Req = ticketing_pb2
@@ -132,12 +132,6 @@ async def query(client: Client, *filters: str, **kw: Any) -> list[ticket_pb2.Tic
         Req.QueryTicketsRequest(filter=filters, **kw), metadata=client.metadata
     )
     return [item.ticket async for item in stream]
-
-
-async def rpc_error(call: Any) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await call
-    return info.value
 
 
 # -- tickets ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from ticketing_grpc.providers.zendesk import ZendeskProvider
 from ticketing_grpc.server import Server, start
 
 from .conformance import TicketingConformance
-from .conftest import ADMIN_TOKEN, SHARED, Client, create_integration, settings_for
+from .conftest import ADMIN_TOKEN, SHARED, Client, create_integration, rpc_error, settings_for
 from .fakes.spec import OpenAPISpec
 from .fakes.zendesk import FakeZendesk, load_zendesk_spec
 
@@ -147,12 +147,6 @@ async def query(client: Client, *filters: str, **kw: Any) -> list[ticket_pb2.Tic
         Req.QueryTicketsRequest(filter=filters, **kw), metadata=client.metadata
     )
     return [item.ticket async for item in stream]
-
-
-async def rpc_error(call: Any) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await call
-    return info.value
 
 
 # -- mapping -----------------------------------------------------------------------------
